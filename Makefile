@@ -1,0 +1,79 @@
+# vigil — GNU make build. `make`, `make test`, `make run`, `make bench`, `make fuzz`, `make install`.
+# SANITIZE=address,undefined builds everything with those sanitizers into build-san/.
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+SANITIZE  ?=
+BUILD     ?= $(if $(SANITIZE),build-san,build)
+CC        ?= cc
+PKGS      := libhs libarchive libcrypto cmocka
+WERROR    ?= $(if $(CI),-Werror,)
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs libhs libarchive libcrypto 2>/dev/null)
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -Wall -Wextra $(WERROR) -fvisibility=hidden -pthread \
+            -D_GNU_SOURCE -DVIGIL_VERSION=\"$(VERSION)\" -Iinclude -Isrc $(PKG_CFLAGS)
+LDLIBS   += $(PKG_LIBS) -lm -pthread
+ifneq ($(SANITIZE),)
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=$(SANITIZE)
+endif
+
+LIB_SRC  := $(sort $(wildcard src/*.c))
+CLI_SRC  := $(sort $(wildcard cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TESTS    := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps run test unit-test cli-test corpus-test bench fuzz install clean format-check
+all: deps $(BUILD)/vigil
+
+# Installs missing Debian packages (as root) or says exactly what to run.
+deps:
+	@scripts/deps.sh build
+
+$(BUILD)/%.o: %.c $(wildcard include/vigil/*.h src/*.h) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libvigil.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/vigil: $(CLI_OBJ) $(BUILD)/libvigil.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libvigil.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvigil.a | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libvigil.a $(LDLIBS) -lcmocka
+
+# The quick start's first command: scan the places where data piles up on this machine.
+SCAN_PLACES := /home /root /srv /var/www /var/backups /opt /etc /tmp
+run: all
+	@places=""; for p in $(SCAN_PLACES); do [ -e $$p ] && places="$$places $$p"; done; \
+	  $(BUILD)/vigil scan $$places; rc=$$?; [ $$rc -le 1 ] || exit $$rc
+
+test: deps $(BUILD)/vigil $(TESTS)
+	@scripts/deps.sh test
+	@BUILD=$(BUILD) tests/run.sh $(TESTS)
+
+bench: all
+	@scripts/deps.sh bench
+	@BUILD=$(BUILD) bench/run.sh
+
+fuzz:
+	@scripts/deps.sh build
+	@$(MAKE) -f fuzz/Makefile BUILD=build-fuzz $(FUZZ_TARGET)
+
+install: all
+	install -D -m 0755 $(BUILD)/vigil $(DESTDIR)$(PREFIX)/bin/vigil
+	install -D -m 0644 doc/vigil.1 $(DESTDIR)$(PREFIX)/share/man/man1/vigil.1
+
+format-check:
+	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) include/vigil/*.h src/*.h
+
+clean:
+	rm -rf build build-san build-fuzz

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The rule table: each trigger pattern, how much context its validator needs, and the
+ * validator that confirms it. Triggers are deliberately loose and cheap; validators
+ * decide. */
+#include <hs.h>
+
+#include "detect.h"
+
+#define IBAN_COUNTRIES                                                                     \
+	"(?:AD|AE|AL|AT|AZ|BA|BE|BG|BH|BR|BY|CH|CR|CY|CZ|DE|DK|DO|EE|EG|ES|FI|FO|FR|GB|GE|" \
+	"GI|GL|GR|GT|HR|HU|IE|IL|IQ|IS|IT|JO|KW|KZ|LB|LC|LI|LT|LU|LV|MC|MD|ME|MK|MR|MT|MU|" \
+	"NL|NO|PK|PL|PS|PT|QA|RO|RS|SA|SC|SE|SI|SK|SM|ST|SV|TL|TN|TR|UA|VA|VG|XK)"
+
+const vigil_rule vigil_rules[] = {
+	{"card", "[2-6](?:[ -]?[0-9]){11}", 0, VIGIL_CAT_PAYMENT_CARD, 40, 40,
+	 vigil_validate_card},
+	{"iban", IBAN_COUNTRIES "[0-9]{2} ?[A-Z0-9]{4}", 0, VIGIL_CAT_IBAN, 16, 48,
+	 vigil_validate_iban},
+	{"ssn", "[0-9]{3}-[0-9]{2}-[0-9]{4}", 0, VIGIL_CAT_SSN, 16, 16, vigil_validate_ssn},
+	{"ssn.keyword",
+	 "\\b(?:ssn|social security(?: number| no\\.?| #)?|soc\\.? ?sec\\.?(?: no\\.?| #)?)\\b",
+	 HS_FLAG_CASELESS, VIGIL_CAT_SSN, 40, 40, vigil_validate_ssn_keyword},
+	{"aws.key_id", "\\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\\b", 0, VIGIL_CAT_CREDENTIAL, 24,
+	 300, vigil_validate_aws_key_id},
+	{"aws.secret",
+	 "aws_?secret_?(?:access_?)?key[\"']?\\s*[:=>]+\\s*[\"']?[A-Za-z0-9/+]{40}",
+	 HS_FLAG_CASELESS, VIGIL_CAT_CREDENTIAL, 60, 4, vigil_validate_aws_secret},
+	{"github.token", "\\bgh[pousr]_[A-Za-z0-9]{36}\\b", 0, VIGIL_CAT_CREDENTIAL, 100, 4,
+	 vigil_validate_github},
+	{"github.pat", "\\bgithub_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}\\b", 0,
+	 VIGIL_CAT_CREDENTIAL, 100, 4, vigil_validate_github},
+	{"slack", "\\bxox[abposr]-[0-9A-Za-z]{10}", 0, VIGIL_CAT_CREDENTIAL, 20, 200,
+	 vigil_validate_slack},
+	{"stripe", "\\b[sr]k_live_[0-9A-Za-z]{24}", 0, VIGIL_CAT_CREDENTIAL, 20, 260,
+	 vigil_validate_stripe},
+	{"google", "\\bAIza[0-9A-Za-z_\\-]{35}", 0, VIGIL_CAT_CREDENTIAL, 8, 4,
+	 vigil_validate_google},
+	{"password",
+	 "\\b(?:[a-z0-9]+_)?(?:password|passwd|passwort|passphrase|pwd|pass)[\"']?\\s*"
+	 "(?:=|:|=>|:=)",
+	 HS_FLAG_CASELESS, VIGIL_CAT_CREDENTIAL, 80, 200, vigil_validate_password},
+	{"pem", "-----END (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |ANY )?PRIVATE KEY-----", 0,
+	 VIGIL_CAT_PRIVATE_KEY, 32768, 4, vigil_validate_pem},
+	{"pem.base64.0", "LS0tLS1CRUdJTi", 0, VIGIL_CAT_PRIVATE_KEY, 8, 24576,
+	 vigil_validate_pem_base64},
+	{"pem.base64.1", "LS0tQkVHSU4g", 0, VIGIL_CAT_PRIVATE_KEY, 8, 24576,
+	 vigil_validate_pem_base64},
+	{"pem.base64.2", "LS0tLUJFR0lOIA", 0, VIGIL_CAT_PRIVATE_KEY, 8, 24576,
+	 vigil_validate_pem_base64},
+	{"ppk", "PuTTY-User-Key-File-[23]: ", 0, VIGIL_CAT_PRIVATE_KEY, 40, 16384,
+	 vigil_validate_ppk},
+};
+
+const size_t vigil_rules_count = sizeof(vigil_rules) / sizeof(vigil_rules[0]);

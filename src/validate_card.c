@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Payment card validator: finds the digit run around a trigger, checks its grouping, the
+ * card scheme's IIN range and length, and the Luhn checksum. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "detect.h"
+
+/* The card rule's max_before in rules.c. A run that reaches window position 0 is known to
+ * start the stream only when the trigger is closer to 0 than this. */
+#define CARD_LOOKBEHIND 40
+/* How far a run is followed each way from the trigger; a group reaching past this is
+ * treated as cut. The longest card token (19 digits, 18 separators) is 37 bytes. */
+#define CARD_SCAN 96
+/* A group and its separator take 2 bytes at least, of 2 * CARD_SCAN + 2 scanned. */
+#define CARD_GROUPS (CARD_SCAN + 2)
+#define CARD_MIN    12
+#define CARD_MAX    19
+
+typedef struct group {
+	size_t off; /* window offset of the first digit */
+	size_t n;   /* digits */
+} group;
+
+static bool is_digit(uint8_t ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+static bool is_sep(uint8_t ch)
+{
+	return ch == ' ' || ch == '-';
+}
+
+/* Letters, digits and '_': a card glued to one of these is part of an identifier, a hex
+ * digest or a longer number, never a card written on its own. */
+static bool is_word(uint8_t ch)
+{
+	return is_digit(ch) || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_';
+}
+
+bool vigil_luhn_ok(const char *digits, size_t n)
+{
+	unsigned sum = 0;
+	bool dbl = false;
+
+	if (n < 2)
+		return false;
+	for (size_t i = n; i-- > 0;) {
+		unsigned d;
+		if (!is_digit((uint8_t)digits[i]))
+			return false;
+		d = (unsigned)(digits[i] - '0');
+		if (dbl) {
+			d *= 2;
+			if (d > 9)
+				d -= 9;
+		}
+		sum += d;
+		dbl = !dbl;
+	}
+	return sum % 10 == 0;
+}
+
+static unsigned prefix(const char *d, size_t k)
+{
+	unsigned v = 0;
+	for (size_t i = 0; i < k; i++)
+		v = v * 10 + (unsigned)(d[i] - '0');
+	return v;
+}
+
+/* The scheme of a card number by IIN range and length, or NULL. Ranges follow the
+ * schemes' published IIN tables; overlapping ranges are tested most specific first
+ * (Discover's 622126-622925 sits inside UnionPay's 62). */
+static const char *scheme(const char *d, size_t n)
+{
+	unsigned p2 = prefix(d, 2), p3 = prefix(d, 3), p4 = prefix(d, 4), p6 = prefix(d, 6);
+	bool n16_19 = n >= 16 && n <= 19;
+
+	if ((p2 == 34 || p2 == 37) && n == 15)
+		return "card.amex";
+	if (d[0] == '4')
+		return (n == 13 || n == 16 || n == 19) ? "card.visa" : NULL;
+	if (((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720)) && n == 16)
+		return "card.mastercard";
+	if ((p4 == 6011 || (p3 >= 644 && p3 <= 649) || p2 == 65 ||
+	     (p6 >= 622126 && p6 <= 622925)) &&
+	    n16_19)
+		return "card.discover";
+	if (p4 >= 3528 && p4 <= 3589 && n16_19)
+		return "card.jcb";
+	if (((p3 >= 300 && p3 <= 305) || p4 == 3095 || p2 == 36 || p2 == 38 || p2 == 39) &&
+	    n >= 14 && n <= 19)
+		return "card.diners";
+	if (p2 == 62 && n16_19)
+		return "card.unionpay";
+	if ((p4 == 5018 || p4 == 5020 || p4 == 5038 || p4 == 5893 || p4 == 6304 || p4 == 6759 ||
+	     (p4 >= 6761 && p4 <= 6763)) &&
+	    n >= CARD_MIN && n <= CARD_MAX)
+		return "card.maestro";
+	return NULL;
+}
+
+/* Groupings printed on cards and used by payment forms: 4-4-4-4 with a shorter tail group
+ * (12-19 digits), Amex 4-6-5, Diners 4-6-4. */
+static bool grouping_ok(const group *g, size_t m)
+{
+	if (m == 3 && g[0].n == 4 && g[1].n == 6 && (g[2].n == 5 || g[2].n == 4))
+		return true;
+	for (size_t i = 0; i + 1 < m; i++)
+		if (g[i].n != 4)
+			return false;
+	return g[m - 1].n >= 1 && g[m - 1].n <= 4;
+}
+
+/*
+ * Judges groups [a, b) of a run as one card and emits it. seps[i] is the separator
+ * between groups i and i+1; a candidate that is not the whole run is cut out of it at
+ * spaces only (the run's other tokens: an expiry date, a CVV, a log timestamp).
+ */
+static bool judge(vigil_check *c, const group *g, const uint8_t *seps, size_t k, size_t a, size_t b)
+{
+	size_t m = b - a, n = 0, start, end;
+	char *d = (char *)c->scratch;
+	const char *det;
+	vigil_hit h;
+
+	if (m > 1) {
+		for (size_t i = a; i + 1 < b; i++)
+			if (seps[i] != seps[a])
+				return false;
+		if (!grouping_ok(g + a, m))
+			return false;
+		/* A spaced card inside a longer line of 4-digit groups ("1234 5678 9012 3456
+		 * 7890") cannot be told apart from the neighbouring groups: not a card. */
+		if (seps[a] == ' ' && ((a > 0 && g[a - 1].n == 4) || (b < k && g[b].n == 4)))
+			return false;
+	}
+	for (size_t i = a; i < b; i++)
+		n += g[i].n;
+	if (n < CARD_MIN || n > CARD_MAX)
+		return false;
+	n = 0;
+	for (size_t i = a; i < b; i++) {
+		memcpy(d + n, c->buf + g[i].off, g[i].n);
+		n += g[i].n;
+	}
+	det = scheme(d, n);
+	if (det == NULL || !vigil_luhn_ok(d, n))
+		return false;
+
+	start = g[a].off;
+	end = g[b - 1].off + g[b - 1].n;
+	memset(&h, 0, sizeof(h));
+	h.start = start;
+	h.end = end;
+	h.category = VIGIL_CAT_PAYMENT_CARD;
+	h.detector = det;
+	h.confidence = VIGIL_CONF_HIGH;
+	/* PCI DSS 3.4 allows at most the first six and last four digits to be shown. */
+	if (n >= 15)
+		vigil_redact_keep(h.redacted, sizeof(h.redacted), (const char *)c->buf + start,
+				  end - start, 6, 4);
+	else
+		vigil_redact_keep(h.redacted, sizeof(h.redacted), (const char *)c->buf + start,
+				  end - start, 4, 2);
+	h.norm = c->scratch;
+	h.norm_len = n;
+	c->emit(c, &h);
+	return true;
+}
+
+size_t vigil_validate_card(vigil_check *c)
+{
+	const uint8_t *p = c->buf;
+	size_t end = c->end, i, j, k = 0, first, lim, a;
+	bool left_cut = false, right_cut = false, left_glued = false, right_glued = false;
+	group g[CARD_GROUPS];
+	uint8_t seps[CARD_GROUPS];
+
+	if (end == 0 || end > c->len || !is_digit(p[end - 1]))
+		return 0;
+
+	/* The maximal run of digits joined by single separators around the trigger; i and
+	 * j - 1 always index digits. */
+	i = end - 1;
+	while (i > 0) {
+		if (end - i >= CARD_SCAN) {
+			left_cut = true;
+			break;
+		}
+		if (is_digit(p[i - 1])) {
+			i--;
+			continue;
+		}
+		if (is_sep(p[i - 1])) {
+			if (i >= 2 && is_digit(p[i - 2])) {
+				i -= 2;
+				continue;
+			}
+			/* What precedes the separator is not in the window. */
+			if (i == 1 && end >= CARD_LOOKBEHIND)
+				left_cut = true;
+		}
+		break;
+	}
+	if (i == 0 && end >= CARD_LOOKBEHIND)
+		left_cut = true; /* the window may start inside the run */
+	j = end;
+	while (j < c->len) {
+		if (j - end >= CARD_SCAN) {
+			right_cut = true;
+			break;
+		}
+		if (is_digit(p[j])) {
+			j++;
+			continue;
+		}
+		if (is_sep(p[j])) {
+			if (j + 1 < c->len && is_digit(p[j + 1])) {
+				j += 2;
+				continue;
+			}
+			if (j + 1 == c->len && !c->eof)
+				right_cut = true;
+		}
+		break;
+	}
+	if (j == c->len && !c->eof)
+		right_cut = true;
+
+	/* Context on each side: "3.4111..." and "...1111.25" are decimals; a letter, digit
+	 * or '_' glues the run into a longer token. */
+	if (i > 0 && !left_cut) {
+		uint8_t l = p[i - 1];
+		if (is_word(l) || (l == '.' && i >= 2 && is_digit(p[i - 2])))
+			left_glued = true;
+	}
+	if (j < c->len && !right_cut) {
+		uint8_t r = p[j];
+		if (is_word(r))
+			right_glued = true;
+		else if (r == '.' && j + 1 < c->len && is_digit(p[j + 1]))
+			right_glued = true;
+		else if (r == '.' && j + 1 == c->len && !c->eof)
+			right_glued = true;
+	}
+
+	/* Split the run into groups. */
+	for (size_t q = i; q < j;) {
+		if (k == CARD_GROUPS)
+			return j; /* a long numeric table, judged as a whole: no card */
+		g[k].off = q;
+		while (q < j && is_digit(p[q]))
+			q++;
+		g[k].n = q - g[k].off;
+		if (q < j) {
+			seps[k] = p[q];
+			q++;
+		} else {
+			seps[k] = 0;
+		}
+		k++;
+	}
+	if (k == 0)
+		return 0;
+
+	/* A run after '+' is a phone number in international form, all of it. */
+	if (i > 0 && !left_cut && p[i - 1] == '+')
+		return right_cut ? 0 : j;
+	/* A group cut by the window or glued to another token cannot be part of a card. */
+	first = (left_cut || left_glued) ? 1 : 0;
+	lim = (right_cut || right_glued) ? k - 1 : k;
+
+	/* Greedy, left to right: the longest card starting at each group boundary that is a
+	 * space. Candidates never overlap, so two cards on one line are both found. A card
+	 * spans at most CARD_MAX digits, which bounds the work per start. */
+	for (a = first; a < lim;) {
+		size_t b, bmax, digits = 0;
+		bool found = false;
+		if (a > 0 && seps[a - 1] != ' ') {
+			a++;
+			continue;
+		}
+		for (bmax = a; bmax < lim && digits + g[bmax].n <= CARD_MAX; bmax++)
+			digits += g[bmax].n;
+		/* Every grouping starts with four digits; otherwise only a compact number. */
+		if (g[a].n != 4 && bmax > a + 1)
+			bmax = a + 1;
+		for (b = bmax; b > a; b--) {
+			if (b < k && seps[b - 1] != ' ')
+				continue;
+			if (judge(c, g, seps, k, a, b)) {
+				found = true;
+				break;
+			}
+		}
+		a = found ? b : a + 1;
+	}
+
+	if (!right_cut)
+		return j;
+	/* The run goes on past what this window shows. Triggers that end inside its last
+	 * group will see more of it, unless that group is already too long to be a card. */
+	return g[k - 1].n > CARD_MAX ? j : g[k - 1].off;
+}

@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Tests of the detection engine: streaming across window and chunk boundaries, line
+ * numbers, de-duplication, fingerprints, category selection. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detect.h"
+
+#define MAX_HITS 64
+
+typedef struct seen {
+	unsigned n;
+	struct {
+		uint64_t offset, line;
+		vigil_category cat;
+		char detector[32];
+		char fp[VIGIL_FINGERPRINT_MAX];
+	} h[MAX_HITS];
+} seen;
+
+static void collect(void *user, const vigil_hit *h, uint64_t offset, uint64_t line,
+		    const char *fp)
+{
+	seen *s = user;
+
+	assert_true(s->n < MAX_HITS);
+	s->h[s->n].offset = offset;
+	s->h[s->n].line = line;
+	s->h[s->n].cat = h->category;
+	snprintf(s->h[s->n].detector, sizeof(s->h[s->n].detector), "%s", h->detector);
+	snprintf(s->h[s->n].fp, sizeof(s->h[s->n].fp), "%s", fp);
+	s->n++;
+}
+
+static const uint8_t key_a[32] = {1}, key_b[32] = {2};
+
+/* Feed buf to a fresh stream in chunks of `chunk` bytes. */
+static void run(const vigil_detector *d, const char *buf, size_t len, size_t chunk, seen *out)
+{
+	vigil_dstream *s;
+
+	memset(out, 0, sizeof(*out));
+	assert_int_equal(vigil_dstream_new(d, &s), 0);
+	vigil_dstream_begin(s, collect, out);
+	for (size_t off = 0; off < len; off += chunk) {
+		size_t k = len - off < chunk ? len - off : chunk;
+		assert_int_equal(vigil_dstream_feed(s, (const uint8_t *)buf + off, k), 0);
+	}
+	assert_int_equal(vigil_dstream_end(s), 0);
+	vigil_dstream_free(s);
+}
+
+/* A buffer of filler lines with `secret` placed so that it starts at `at`. */
+static char *filler_with(size_t len, size_t at, const char *secret, unsigned *line_of_secret)
+{
+	char *b = malloc(len + 1);
+	unsigned lines = 1;
+
+	assert_non_null(b);
+	for (size_t i = 0; i < len; i++)
+		b[i] = (i % 50 == 49) ? '\n' : 'x';
+	b[len] = '\0';
+	b[at - 1] = ' ';
+	memcpy(b + at, secret, strlen(secret));
+	b[at + strlen(secret)] = ' ';
+	for (size_t i = 0; i < at; i++)
+		lines += b[i] == '\n';
+	*line_of_secret = lines;
+	return b;
+}
+
+static void test_straddles_boundaries(void **state)
+{
+	vigil_detector *d;
+	/* Window block 256 KiB, keep 96 KiB, scan chunk 64 KiB: put the card across each. */
+	const size_t spots[] = {65536 - 5, 262144 - 8, 262144 + 98304 - 3, 360448 + 262144 - 10,
+				1000000};
+	const size_t chunks[] = {1, 7, 4096, 65539, 1 << 20};
+	(void)state;
+
+	assert_int_equal(vigil_detector_new(0, key_a, &d, NULL, 0), 0);
+	for (size_t i = 0; i < sizeof(spots) / sizeof(*spots); i++) {
+		unsigned line;
+		char *b = filler_with(1200000, spots[i], "4111 1111 1111 1111", &line);
+		for (size_t c = 0; c < sizeof(chunks) / sizeof(*chunks); c++) {
+			seen s;
+			if (chunks[c] == 1 && i > 1)
+				continue; /* byte-at-a-time is slow; two spots suffice */
+			run(d, b, 1200000, chunks[c], &s);
+			assert_int_equal(s.n, 1);
+			assert_int_equal(s.h[0].offset, spots[i]);
+			assert_int_equal(s.h[0].line, line);
+			assert_string_equal(s.h[0].detector, "card.visa");
+		}
+		free(b);
+	}
+	vigil_detector_free(d);
+}
+
+static void test_pem_straddles_window(void **state)
+{
+	/* A PEM block whose BEGIN line lies in data the window has already slid past
+	 * once: the validator must still see all of it. */
+	static const char pem[] =
+		"-----BEGIN PRIVATE KEY-----\n"
+		"MC4CAQAwBQYDK2VwBCIEIHbdo6pCyCTC3sQ/pPbxvUjxJh4C0MmTtCDOLUHbHNWI\n"
+		"-----END PRIVATE KEY-----\n";
+	vigil_detector *d;
+	unsigned line;
+	char *b = filler_with(700000, 360448 - 40, pem, &line);
+	seen s;
+	(void)state;
+
+	assert_int_equal(vigil_detector_new(0, key_a, &d, NULL, 0), 0);
+	run(d, b, 700000, 65536, &s);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.h[0].cat, VIGIL_CAT_PRIVATE_KEY);
+	assert_int_equal(s.h[0].offset, 360448 - 40);
+	assert_int_equal(s.h[0].line, line);
+	free(b);
+	vigil_detector_free(d);
+}
+
+static void test_same_secret_reported_once(void **state)
+{
+	/* The dashed SSN is confirmed by two rules (plain and keyword): one finding. */
+	static const char text[] = "name: J. Doe\nSSN: 219-45-7788\n";
+	vigil_detector *d;
+	seen s;
+	(void)state;
+
+	assert_int_equal(vigil_detector_new(0, key_a, &d, NULL, 0), 0);
+	run(d, text, sizeof(text) - 1, 4096, &s);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.h[0].cat, VIGIL_CAT_SSN);
+	assert_int_equal(s.h[0].line, 2);
+	vigil_detector_free(d);
+}
+
+static void test_fingerprints(void **state)
+{
+	static const char one[] = "a 4111-1111-1111-1111 b\n", two[] = "4111111111111111\n";
+	vigil_detector *a, *b;
+	seen s1, s2, s3;
+	(void)state;
+
+	assert_int_equal(vigil_detector_new(0, key_a, &a, NULL, 0), 0);
+	assert_int_equal(vigil_detector_new(0, key_b, &b, NULL, 0), 0);
+	run(a, one, sizeof(one) - 1, 4096, &s1);
+	run(a, two, sizeof(two) - 1, 4096, &s2);
+	run(b, two, sizeof(two) - 1, 4096, &s3);
+	assert_int_equal(s1.n, 1);
+	assert_int_equal(s2.n, 1);
+	assert_int_equal(s3.n, 1);
+	/* Same digits, different formatting: one secret. */
+	assert_string_equal(s1.h[0].fp, s2.h[0].fp);
+	/* Another key gives another fingerprint: nobody can precompute card digests. */
+	assert_string_not_equal(s2.h[0].fp, s3.h[0].fp);
+	assert_int_equal(strlen(s1.h[0].fp), 71);
+	vigil_detector_free(a);
+	vigil_detector_free(b);
+}
+
+static void test_categories_select_rules(void **state)
+{
+	static const char text[] = "card 4111111111111111 iban DE89370400440532013000\n";
+	vigil_detector *d;
+	seen s;
+	(void)state;
+
+	assert_int_equal(vigil_detector_new(1u << VIGIL_CAT_IBAN, key_a, &d, NULL, 0), 0);
+	run(d, text, sizeof(text) - 1, 4096, &s);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.h[0].cat, VIGIL_CAT_IBAN);
+	vigil_detector_free(d);
+	/* Only a category without patterns: no database, and nothing found. */
+	assert_int_equal(vigil_detector_new(1u << VIGIL_CAT_ENCRYPTED_ARCHIVE, key_a, &d, NULL, 0),
+			 0);
+	run(d, text, sizeof(text) - 1, 4096, &s);
+	assert_int_equal(s.n, 0);
+	vigil_detector_free(d);
+}
+
+static void test_all_rules_compile(void **state)
+{
+	/* Each pattern on its own, so a broken one is named. */
+	(void)state;
+	for (size_t i = 0; i < vigil_rules_count; i++) {
+		assert_non_null(vigil_rules[i].validate);
+		assert_true(vigil_rules[i].max_before <= VIGIL_WINDOW_KEEP / 2);
+		assert_true(vigil_rules[i].max_after <= VIGIL_MAX_AFTER);
+	}
+	vigil_detector *d;
+	char err[256] = "";
+	int r = vigil_detector_new(0, key_a, &d, err, sizeof(err));
+	if (r != 0)
+		fail_msg("rules do not compile: %s", err);
+	vigil_detector_free(d);
+}
+
+static void test_long_digit_run_is_cheap(void **state)
+{
+	/* 8 MB of digits: no finding (part of a longer run), and it must not be quadratic. */
+	size_t n = 8u << 20;
+	char *b = malloc(n);
+	vigil_detector *d;
+	seen s;
+	(void)state;
+
+	assert_non_null(b);
+	for (size_t i = 0; i < n; i++)
+		b[i] = (char)('0' + (i * 7 + i / 13) % 10);
+	assert_int_equal(vigil_detector_new(0, key_a, &d, NULL, 0), 0);
+	run(d, b, n, 1 << 20, &s);
+	assert_int_equal(s.n, 0);
+	vigil_detector_free(d);
+	free(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_all_rules_compile),
+		cmocka_unit_test(test_straddles_boundaries),
+		cmocka_unit_test(test_pem_straddles_window),
+		cmocka_unit_test(test_same_secret_reported_once),
+		cmocka_unit_test(test_fingerprints),
+		cmocka_unit_test(test_categories_select_rules),
+		cmocka_unit_test(test_long_digit_run_is_cheap),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
