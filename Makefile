@@ -28,7 +28,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit-test cli-test corpus-test bench fuzz install clean format-check
+.PHONY: all deps run test bench fuzz install clean format-check
 all: deps $(BUILD)/vigil
 
 # Installs missing Debian packages (as root) or says exactly what to run.

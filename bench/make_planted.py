@@ -14,9 +14,10 @@ byte for byte on every run). The filler around them is built to contain no secre
 is full of near misses (long digit runs that fail Luhn, hex digests, base64 blobs, UUIDs)
 so that the detectors' triggers fire as they do on real data.
 
-DIR/.vigil-bench-manifest.json records the parameters and how many secrets of each kind
-were planted, in plain files and inside archives (counts only, never a secret). Running the
-script again with the same parameters on a complete tree does nothing.
+DIR/.vigil-bench-manifest.json records the parameters, and for each planted secret its kind,
+the category vigil reports it under, its file (and archive member) and line: never its value.
+bench/run.sh matches vigil's findings against it. Running the script again with the same
+parameters on a complete tree does nothing.
 """
 
 import argparse
@@ -105,7 +106,6 @@ AGENTS = [
 
 B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-KINDS = ("card", "iban", "ssn", "aws", "github", "pem")
 
 
 # ---------------------------------------------------------------- secrets
@@ -548,14 +548,25 @@ def plant_line(rng, kind, secret, style):
     raise ValueError(kind)
 
 
+def needles(kind, secret):
+    """(what a detector reports, a string that finds it in the file) for one secret."""
+    if kind == "aws":
+        return [("aws_key_id", secret[0]), ("aws_secret", secret[1])]
+    if kind == "pem":
+        # The first body line is unique (and unchanged by JSON escaping); the finding is
+        # reported at the BEGIN line before it.
+        return [("pem", secret.split("\n")[1])]
+    return [(kind, secret)]
+
+
 class Tree:
-    """Writes the files and counts what went where."""
+    """Writes the files and records where each secret went (file, line; never the value)."""
 
     def __init__(self, root):
         self.root = root
         self.files = 0
         self.bytes = 0
-        self.planted = {k: {"plain": 0, "archived": 0} for k in KINDS}
+        self.secrets = []
 
     def write(self, rel, data):
         path = os.path.join(self.root, rel)
@@ -565,9 +576,26 @@ class Tree:
         self.files += 1
         self.bytes += len(data)
 
-    def count(self, kinds, archived):
-        for k in kinds:
-            self.planted[k]["archived" if archived else "plain"] += 1
+    def record(self, rel, text, items, archived, member=None):
+        """Note the line of each (kind, secret) in text, the content of rel (or of its
+        archive member)."""
+        for kind, secret in items:
+            for what, needle in needles(kind, secret):
+                at = text.index(needle)
+                if kind == "pem":
+                    at = text.rindex("-----BEGIN", 0, at)
+                rec = {"path": rel, "kind": what, "line": text.count("\n", 0, at) + 1,
+                       "archived": archived}
+                if member:
+                    rec["member"] = member
+                self.secrets.append(rec)
+
+    def counts(self):
+        out = {}
+        for r in self.secrets:
+            c = out.setdefault(r["kind"], {"plain": 0, "archived": 0})
+            c["archived" if r["archived"] else "plain"] += 1
+        return out
 
 
 def gz(data):
@@ -605,12 +633,13 @@ def build(root, size_mb, per_kind, seed):
         name = rng.choice(["id_rsa", "server.key", "tls.key", "deploy.pem", "client-key.pem"])
         rel = (f"home/{user}/.ssh/{name}.{i}" if i % 2 == 0 else f"etc/ssl/private/{i:03d}-{name}")
         tree.write(rel, pem.encode())
-        tree.count(["pem"], False)
+        tree.record(rel, pem, [("pem", pem)], False)
     for i, pem in enumerate(in_json):
         user = users[i % len(users)]
         rel = f"home/{user}/.config/gcloud/sa-{i:03d}.json"
-        tree.write(rel, plant_line(rng, "pem", pem, "json").encode())
-        tree.count(["pem"], False)
+        text = plant_line(rng, "pem", pem, "json")
+        tree.write(rel, text.encode())
+        tree.record(rel, text, [("pem", pem)], False)
     text_secrets = [("pem", p) for p in in_text]
 
     # The rest of the tree: (weight, style, directory, extension, pool, median size).
@@ -652,19 +681,19 @@ def build(root, size_mb, per_kind, seed):
                     # Keys are pasted into notes, not into logs and tables.
                     pending.insert(rng.randrange(len(pending) + 1), (kind, secret))
                     continue
-                planted.append(kind)
+                planted.append((kind, secret))
                 lines.insert(rng.randrange(len(lines) + 1), plant_line(rng, kind, secret, style))
-        data = "".join(lines).encode()
+        text = "".join(lines)
         if style == "csv":
-            data = b"id,created,name,city,product,qty,price,phone,ref,hash\n" + data
+            text = "id,created,name,city,product,qty,price,phone,ref,hash\n" + text
         if style == "log" and rng.random() < 0.25:
             # Rotated logs are compressed: the secrets in them are only found with archives.
             rel = f"{rel}.{rng.randrange(1, 9)}.gz"
-            tree.write(rel, gz(data))
-            tree.count(planted, True)
+            tree.write(rel, gz(text.encode()))
+            tree.record(rel, text, planted, True)
         else:
-            tree.write(rel, data)
-            tree.count(planted, False)
+            tree.write(rel, text.encode())
+            tree.record(rel, text, planted, False)
 
     # Whatever is left goes into a few exports: zip files and one tar.gz backup.
     leftovers = pending
@@ -677,29 +706,33 @@ def build(root, size_mb, per_kind, seed):
             info = zipfile.ZipInfo(f"export-{i}/customers.csv", date_time=(2024, 3, 1, 12, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             z.writestr(info, body)
-        tree.write(f"srv/exports/archive/export-{i}.zip", buf.getvalue())
-        tree.count([k for k, _ in chunk], True)
+        rel = f"srv/exports/archive/export-{i}.zip"
+        tree.write(rel, buf.getvalue())
+        tree.record(rel, body, chunk, True, info.filename)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
-        body = "".join(plant_line(rng, k, s, "text") for k, s in chunks[3]).encode()
-        body += "".join(filler.lines("conf", 20_000)).encode()
+        body = "".join(plant_line(rng, k, s, "text") for k, s in chunks[3])
+        body += "".join(filler.lines("conf", 20_000))
         info = tarfile.TarInfo("home/backup/notes.txt")
         info.size, info.mtime, info.mode = len(body), 1709294400, 0o600
-        t.addfile(info, io.BytesIO(body))
+        t.addfile(info, io.BytesIO(body.encode()))
     # gzip by hand: tarfile's own gzip stamps the current time, and the tree must not vary.
-    tree.write("var/backups/home-2024-03-01.tar.gz", gz(buf.getvalue()))
-    tree.count([k for k, _ in chunks[3]], True)
+    rel = "var/backups/home-2024-03-01.tar.gz"
+    tree.write(rel, gz(buf.getvalue()))
+    tree.record(rel, body, chunks[3], True, info.name)
 
     # Hidden files are where credentials live: rg needs --hidden to see them.
     for i in range(10):
-        key_id, key = make_aws(rng)
-        tree.write(f"home/{users[i]}/.aws/credentials",
-                   f"[default]\naws_access_key_id = {key_id}\naws_secret_access_key = {key}\n"
-                   f"region = eu-west-1\n".encode())
-        tree.count(["aws"], False)
-        tree.write(f"home/{users[i]}/.git-credentials",
-                   f"https://{users[i]}:{make_github(rng)}@github.com\n".encode())
-        tree.count(["github"], False)
+        aws, token = make_aws(rng), make_github(rng)
+        rel = f"home/{users[i]}/.aws/credentials"
+        text = (f"[default]\naws_access_key_id = {aws[0]}\naws_secret_access_key = {aws[1]}\n"
+                f"region = eu-west-1\n")
+        tree.write(rel, text.encode())
+        tree.record(rel, text, [("aws", aws)], False)
+        rel = f"home/{users[i]}/.git-credentials"
+        text = f"https://{users[i]}:{token}@github.com\n"
+        tree.write(rel, text.encode())
+        tree.record(rel, text, [("github", token)], False)
     # A .gitignore and a .ignore that hide the logs: rg needs --no-ignore to read them.
     tree.write("var/log/.ignore", b"*.log\n*.gz\n")
     tree.write(".gitignore", b"var/\n")
@@ -731,16 +764,15 @@ def main():
         shutil.rmtree(args.dir)
     os.makedirs(args.dir)
     tree = build(args.dir, args.size_mb, args.per_kind, args.seed)
-    # Findings vigil should report per category (an AWS pair is two credentials).
-    expect = {}
-    for where in ("plain", "archived"):
-        p = {k: v[where] for k, v in tree.planted.items()}
-        expect[where] = {"private_key": p["pem"], "payment_card": p["card"], "iban": p["iban"],
-                         "ssn": p["ssn"], "credential": 2 * p["aws"] + p["github"]}
+    # The category vigil reports each planted secret under.
+    category = {"card": "payment_card", "iban": "iban", "ssn": "ssn", "pem": "private_key",
+                "aws_key_id": "credential", "aws_secret": "credential", "github": "credential"}
+    for r in tree.secrets:
+        r["category"] = category[r["kind"]]
     manifest = {"params": params, "files": tree.files + 1, "bytes": tree.bytes,
-                "planted": tree.planted, "expected_findings": expect}
+                "planted": tree.counts(), "secrets": tree.secrets}
     with open(mpath, "w") as f:
-        json.dump(manifest, f, indent=1, sort_keys=True)
+        json.dump(manifest, f, indent=0, sort_keys=True)
         f.write("\n")
     print(f"make_planted: {tree.files + 1} files, {tree.bytes / 1e6:.0f} MB in {args.dir}",
           file=sys.stderr)

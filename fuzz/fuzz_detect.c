@@ -7,7 +7,7 @@
 #include "fuzz_common.h"
 
 /* Inputs that start with this prefix and two offset bytes are moved that far (in units of
- * 16 bytes, up to 512 KiB) into a stream of blank lines: the engine's window slides and
+ * 16 bytes, up to 1 MiB) into a stream of blank lines: the engine's window slides and
  * its scan chunks end deep in a stream, where small inputs never reach. */
 #define PAD_MAGIC "@pad"
 #define PAD_UNIT  16u

@@ -52,6 +52,7 @@ struct vigil_dstream {
 	uint8_t *scratchbuf;  /* VIGIL_SCRATCH_SIZE, for normalised secrets */
 	vigil_found_fn found;
 	void *user;
+	vigil_tally tally;
 	bool eof;
 	bool failed;
 };
@@ -192,6 +193,7 @@ int vigil_dstream_begin(vigil_dstream *s, vigil_found_fn fn, void *user)
 	s->line_pos = 0;
 	s->line_count = 0;
 	s->nrecent = 0;
+	memset(&s->tally, 0, sizeof(s->tally));
 	s->eof = false;
 	s->failed = false;
 	s->found = fn;
@@ -214,7 +216,9 @@ static uint64_t count_newlines(const uint8_t *p, size_t n)
 		w ^= nl; /* bytes that were '\n' are now zero */
 		/* Exact zero-byte test: high bit set only for zero bytes. */
 		uint64_t z = ~(((w & ~highs) + ~highs) | w | ~highs);
-		c += (uint64_t)__builtin_popcountll(z);
+		/* One bit per '\n' byte; the multiply sums the eight bytes into the top one
+		 * (no popcount instruction is assumed). */
+		c += ((z >> 7) * ones) >> 56;
 	}
 	for (; i < n; i++)
 		c += p[i] == '\n';
@@ -265,6 +269,7 @@ static void check_init(vigil_dstream *s, vigil_check *c, size_t end)
 	c->scratch = s->scratchbuf;
 	c->emit = emit;
 	c->engine = s;
+	c->tally = &s->tally;
 }
 
 void vigil_dstream_sniff(vigil_dstream *s, const uint8_t *head, size_t n, bool eof)
@@ -373,6 +378,20 @@ int vigil_dstream_feed(vigil_dstream *s, const uint8_t *p, size_t n)
 		judge(s);
 	}
 	return 0;
+}
+
+/* Chance passes Luhn one time in ten: with at least this many candidates, a pass rate
+ * under a quarter means numeric data (stroke tables, catalog dumps), not card numbers,
+ * whose pass rate is one. */
+#define NOISE_MIN_CANDIDATES 50
+#define NOISE_MAX_PASS_PERCENT 25
+
+bool vigil_dstream_cards_are_noise(const vigil_dstream *s)
+{
+	const vigil_tally *t = &s->tally;
+
+	return t->card_candidates >= NOISE_MIN_CANDIDATES &&
+	       (uint64_t)t->card_luhn_ok * 100 < (uint64_t)t->card_candidates * NOISE_MAX_PASS_PERCENT;
 }
 
 int vigil_dstream_end(vigil_dstream *s)

@@ -27,6 +27,14 @@ typedef struct vigil_hit {
 	size_t norm_len;                /* the check's scratch; the engine wipes it after */
 } vigil_hit;
 
+/* Per-stream counts a validator may keep (through vigil_check.tally) so the engine can
+ * judge a whole stream: Luhn passes by chance for one number in ten, so a stream where
+ * few of many card-shaped numbers pass is numeric data, not a card list. */
+typedef struct vigil_tally {
+	uint32_t card_candidates; /* numbers with a card's issuer prefix and length */
+	uint32_t card_luhn_ok;    /* ... of which pass Luhn */
+} vigil_tally;
+
 typedef struct vigil_check vigil_check;
 struct vigil_check {
 	const uint8_t *buf;
@@ -38,6 +46,7 @@ struct vigil_check {
 	 * bytes) are copied or digested before it returns. */
 	void (*emit)(vigil_check *c, const vigil_hit *h);
 	void *engine;                   /* the engine's own state; validators leave it alone */
+	vigil_tally *tally;             /* the stream's counts; may be NULL */
 };
 
 #define VIGIL_SCRATCH_SIZE (64u * 1024u)
@@ -139,3 +148,6 @@ int vigil_dstream_feed(vigil_dstream *s, const uint8_t *p, size_t n);
 void vigil_dstream_sniff(vigil_dstream *s, const uint8_t *head, size_t n, bool eof);
 /* End the stream: the last triggers are judged; returns 0 or VIGIL_E_ENGINE. */
 int vigil_dstream_end(vigil_dstream *s);
+/* After end: true when the stream's card hits are likely chance (many card-shaped
+ * numbers, few passing Luhn), so the caller should drop them. */
+bool vigil_dstream_cards_are_noise(const vigil_dstream *s);

@@ -38,12 +38,16 @@ int vigil_open_regular(int dirfd, const char *name, const struct stat *expected,
 	 * wait into EWOULDBLOCK. O_NOCTTY: a terminal swapped in must not become ours. */
 	const int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
 	struct stat st;
-	int fd, fl, err;
+	int fd, err;
+
+	int noatime = O_NOATIME;
 
 	fd = openat(dirfd, name, flags | O_NOATIME);
 	/* O_NOATIME needs ownership or CAP_FOWNER, else EPERM (open(2)). */
-	if (fd < 0 && errno == EPERM)
+	if (fd < 0 && errno == EPERM) {
+		noatime = 0;
 		fd = openat(dirfd, name, flags);
+	}
 	if (fd < 0) {
 		*reason = open_failure(errno, expected);
 		return -1;
@@ -64,8 +68,9 @@ int vigil_open_regular(int dirfd, const char *name, const struct stat *expected,
 		goto fail;
 	}
 	/* Regular files ignore O_NONBLOCK on local file systems, but FUSE passes it on to
-	 * the daemon: reads must block like anyone else's. */
-	if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+	 * the daemon: reads must block like anyone else's. F_SETFL replaces only the
+	 * status flags we chose at open (fcntl(2)), so no F_GETFL is needed. */
+	if (fcntl(fd, F_SETFL, noatime) < 0) {
 		*reason = VIGIL_SKIP_UNREADABLE;
 		goto fail;
 	}

@@ -17,7 +17,7 @@
 
 /* ---- PKCS#12 (RFC 7292) ---- */
 
-enum p12_verdict { P12_NONE, P12_MAYBE, P12_KEY };
+enum p12_verdict { P12_NONE, P12_KEY };
 
 /* Passwords tried on encrypted contents: none at all, the empty one (which PKCS#12's own
  * KDF encodes differently from none), and the JDK's well-known default. */
@@ -124,7 +124,6 @@ static enum p12_verdict p12_verdict(const uint8_t *der, size_t n)
 	PKCS12 *p12 = d2i_PKCS12(NULL, &p, (long)n);
 	STACK_OF(PKCS7) *safes = NULL;
 	enum p12_verdict v = P12_NONE;
-	bool sealed = false;
 	long budget = P12_KDF_BUDGET;
 
 	if (p12 == NULL || (safes = PKCS12_unpack_authsafes(p12)) == NULL)
@@ -145,17 +144,15 @@ static enum p12_verdict p12_verdict(const uint8_t *der, size_t n)
 				bags = PKCS12_unpack_p7encdata(p7, pw, pw ? (int)strlen(pw) : 0);
 			}
 		}
-		/* Contents we cannot open (another password, an algorithm OpenSSL 3 keeps in
-		 * its legacy provider such as RC2, public-key privacy mode) may hold a key. */
-		if (bags == NULL) {
-			sealed = true;
+		/* Contents we cannot open (another password, RC2 that OpenSSL 3 keeps in its
+		 * legacy provider) are where OpenSSL, Java and Windows put certificates; they
+		 * put keys in shrouded key bags inside plain data, which we see. A store whose
+		 * only contents are sealed is a truststore far more often than a key. */
+		if (bags == NULL)
 			continue;
-		}
 		v = bags_verdict(bags, 0);
 		sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
 	}
-	if (v != P12_KEY && sealed)
-		v = P12_MAYBE;
 out:
 	sk_PKCS7_pop_free(safes, PKCS7_free);
 	PKCS12_free(p12);
@@ -182,14 +179,11 @@ static void sniff_pkcs12(vigil_check *c)
 	    .end = n,
 	    .category = VIGIL_CAT_PRIVATE_KEY,
 	    .detector = "pkcs12",
-	    .confidence = v == P12_KEY ? VIGIL_CONF_HIGH : VIGIL_CONF_MEDIUM,
+	    .confidence = VIGIL_CONF_HIGH,
 	    .norm = c->scratch,
 	    .norm_len = nl,
 	};
-	snprintf(h.redacted, sizeof(h.redacted), "%s",
-		 v == P12_KEY ? "PKCS#12 with private key (body redacted)"
-			      : "PKCS#12 with encrypted contents that may hold a private key "
-				"(body redacted)");
+	snprintf(h.redacted, sizeof(h.redacted), "PKCS#12 with private key (body redacted)");
 	c->emit(c, &h);
 }
 

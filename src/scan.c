@@ -39,6 +39,7 @@ typedef struct job {
 	size_t path_len;
 	int fd;
 	int64_t size;
+	bool sparse; /* has holes: worth SEEK_DATA */
 } job;
 
 struct vigil_scanner {
@@ -522,6 +523,17 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+/* The XML parts of OOXML (word/, xl/, ppt/) and ODF (content.xml) packages hold the
+ * document's text split into runs; other XML in a zip is data and scanned as it is. */
+static bool is_office_part(const char *name)
+{
+	if (!ends_with(name, ".xml"))
+		return false;
+	return strncmp(name, "word/", 5) == 0 || strncmp(name, "xl/", 3) == 0 ||
+	       strncmp(name, "ppt/", 4) == 0 || strcmp(name, "content.xml") == 0 ||
+	       strcmp(name, "styles.xml") == 0;
+}
+
 /* Fill buf as far as the reader goes; returns bytes read or -1. */
 static ssize_t read_full(vigil_reader *r, uint8_t *buf, size_t cap)
 {
@@ -538,6 +550,21 @@ static ssize_t read_full(vigil_reader *r, uint8_t *buf, size_t cap)
 	return (ssize_t)got;
 }
 
+/* Forget the card findings of the stream whose findings start at `from`. */
+static void drop_cards(worker *w, size_t from)
+{
+	size_t keep = from;
+
+	for (size_t i = from; i < w->nfound; i++) {
+		if (w->found[i].f.category == VIGIL_CAT_PAYMENT_CARD) {
+			free(w->found[i].member);
+			continue;
+		}
+		w->found[keep++] = w->found[i];
+	}
+	w->nfound = keep;
+}
+
 static int scan_stream(worker *w, vigil_reader *r, const char *name, unsigned depth,
 		       vigil_container parent)
 {
@@ -549,6 +576,7 @@ static int scan_stream(worker *w, vigil_reader *r, const char *name, unsigned de
 	ssize_t n;
 	size_t bom = 0;
 	vigil_container kind;
+	size_t first_finding;
 	int r_ = 0;
 
 	if (w->bufs[depth] == NULL && (w->bufs[depth] = malloc(BLOCK_SIZE)) == NULL)
@@ -582,10 +610,11 @@ static int scan_stream(worker *w, vigil_reader *r, const char *name, unsigned de
 	if (c.enc != VIGIL_ENC_BYTES)
 		vigil_utf16_init(&c.u16, c.enc == VIGIL_ENC_UTF16BE);
 	/* Office documents keep their text in XML parts of a zip. */
-	c.is_xml = parent == VIGIL_CONT_ZIP && ends_with(name, ".xml");
+	c.is_xml = parent == VIGIL_CONT_ZIP && is_office_part(name);
 	if (c.is_xml)
 		vigil_xmltext_init(&c.xml);
 
+	first_finding = w->nfound;
 	vigil_dstream_begin(w->ds, on_hit, &c);
 	if (s->categories & (1u << VIGIL_CAT_PRIVATE_KEY))
 		vigil_dstream_sniff(w->ds, buf, (size_t)n, n < (ssize_t)BLOCK_SIZE);
@@ -612,6 +641,8 @@ static int scan_stream(worker *w, vigil_reader *r, const char *name, unsigned de
 		warn(s, w->path, member, "pattern engine failed on this %s", depth ? "member" : "file");
 		return 0;
 	}
+	if (vigil_dstream_cards_are_noise(w->ds))
+		drop_cards(w, first_finding);
 	return 0;
 
 read_error:
@@ -638,7 +669,8 @@ static void budget_reset(worker *w)
 	w->budget.limit_hit = false;
 }
 
-static void scan_one_file(worker *w, const char *path, size_t path_len, int fd, int64_t size)
+static void scan_one_file(worker *w, const char *path, size_t path_len, int fd, int64_t size,
+			  bool sparse)
 {
 	vigil_file_reader fr;
 
@@ -649,8 +681,8 @@ static void scan_one_file(worker *w, const char *path, size_t path_len, int fd, 
 		w->member[0] = '\0';
 	budget_reset(w);
 	vigil_file_reader_init(&fr, fd, size);
-	fr.r.fd = fd;
-	fr.r.size = size;
+	/* Two lseek calls per file cost more than they save unless the file has holes. */
+	fr.use_seek_data = sparse;
 	if (scan_stream(w, &fr.r, path, 0, VIGIL_CONT_NONE) == 0)
 		atomic_fetch_add(&w->s->st.files_scanned, 1);
 	flush_findings(w);
@@ -681,7 +713,7 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&s->q_lock);
 
 		if (!atomic_load(&s->cancelled))
-			scan_one_file(w, j.path, j.path_len, j.fd, j.size);
+			scan_one_file(w, j.path, j.path_len, j.fd, j.size, j.sparse);
 		close(j.fd);
 		free(j.path);
 
@@ -772,6 +804,7 @@ static int walk_on_file(void *user, const vigil_walk_entry *e)
 	}
 	j.fd = fd;
 	j.size = e->st->st_size;
+	j.sparse = (uint64_t)e->st->st_blocks * 512u < (uint64_t)e->st->st_size;
 	j.path_len = e->path_len;
 	if ((j.path = malloc(e->path_len + 1)) == NULL) {
 		close(fd);

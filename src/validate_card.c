@@ -18,6 +18,13 @@
 #define CARD_MIN    12
 #define CARD_MAX    19
 
+/* What judge() made of a candidate. */
+typedef enum verdict {
+	NOT_CARD = 0, /* wrong grouping, length or issuer */
+	LUHN_FAILED,  /* shaped like a card of some scheme, but the check digit is wrong */
+	CARD,         /* emitted */
+} verdict;
+
 typedef struct group {
 	size_t off; /* window offset of the first digit */
 	size_t n;   /* digits */
@@ -91,8 +98,10 @@ static const char *scheme(const char *d, size_t n)
 		return "card.discover";
 	if (p4 >= 3528 && p4 <= 3589 && n16_19)
 		return "card.jcb";
+	/* Diners Club issues 14 digits (36) and 16 (Diners International); the 19-digit
+	 * range allowed by ISO/IEC 7812 is unused, and long nonces start with 38 too. */
 	if (((p3 >= 300 && p3 <= 305) || p4 == 3095 || p2 == 36 || p2 == 38 || p2 == 39) &&
-	    n >= 14 && n <= 19)
+	    (n == 14 || n == 16))
 		return "card.diners";
 	if (p2 == 62 && n16_19)
 		return "card.unionpay";
@@ -115,12 +124,26 @@ static bool grouping_ok(const group *g, size_t m)
 	return g[m - 1].n >= 1 && g[m - 1].n <= 4;
 }
 
+/* Single separators of one kind, a card grouping, and a card's number of digits. */
+static bool card_shaped(const group *g, const uint8_t *seps, size_t m)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < m; i++) {
+		if (i + 1 < m && seps[i] != seps[0])
+			return false;
+		n += g[i].n;
+	}
+	return n >= CARD_MIN && n <= CARD_MAX && grouping_ok(g, m);
+}
+
 /*
  * Judges groups [a, b) of a run as one card and emits it. seps[i] is the separator
  * between groups i and i+1; a candidate that is not the whole run is cut out of it at
  * spaces only (the run's other tokens: an expiry date, a CVV, a log timestamp).
  */
-static bool judge(vigil_check *c, const group *g, const uint8_t *seps, size_t k, size_t a, size_t b)
+static verdict judge(vigil_check *c, const group *g, const uint8_t *seps, size_t k, size_t a,
+		     size_t b)
 {
 	size_t m = b - a, n = 0, start, end;
 	char *d = (char *)c->scratch;
@@ -130,26 +153,29 @@ static bool judge(vigil_check *c, const group *g, const uint8_t *seps, size_t k,
 	if (m > 1) {
 		for (size_t i = a; i + 1 < b; i++)
 			if (seps[i] != seps[a])
-				return false;
+				return NOT_CARD;
 		if (!grouping_ok(g + a, m))
-			return false;
-		/* A spaced card inside a longer line of 4-digit groups ("1234 5678 9012 3456
-		 * 7890") cannot be told apart from the neighbouring groups: not a card. */
-		if (seps[a] == ' ' && ((a > 0 && g[a - 1].n == 4) || (b < k && g[b].n == 4)))
-			return false;
+			return NOT_CARD;
+		/* A grouped card cut out of a longer run of groups may have at most one short
+		 * group (a day, an hour) beside it on each side: in "4537 4537 4537 4392 0
+		 * 4270" or "1234 5678 9012 3456 7890" the groups are a table, not a card. */
+		if (a > 1 || (a == 1 && g[0].n > 2) || k - b > 1 || (k - b == 1 && g[k - 1].n > 2))
+			return NOT_CARD;
 	}
 	for (size_t i = a; i < b; i++)
 		n += g[i].n;
 	if (n < CARD_MIN || n > CARD_MAX)
-		return false;
+		return NOT_CARD;
 	n = 0;
 	for (size_t i = a; i < b; i++) {
 		memcpy(d + n, c->buf + g[i].off, g[i].n);
 		n += g[i].n;
 	}
 	det = scheme(d, n);
-	if (det == NULL || !vigil_luhn_ok(d, n))
-		return false;
+	if (det == NULL)
+		return NOT_CARD;
+	if (!vigil_luhn_ok(d, n))
+		return LUHN_FAILED;
 
 	start = g[a].off;
 	end = g[b - 1].off + g[b - 1].n;
@@ -169,7 +195,56 @@ static bool judge(vigil_check *c, const group *g, const uint8_t *seps, size_t k,
 	h.norm = c->scratch;
 	h.norm_len = n;
 	c->emit(c, &h);
-	return true;
+	return CARD;
+}
+
+/* The stream's tally lets the engine drop card hits from numeric data, where Luhn
+ * passes for one card-shaped number in ten instead of for all of them. */
+static void count(vigil_check *c, verdict v)
+{
+	if (c->tally == NULL || v == NOT_CARD)
+		return;
+	c->tally->card_candidates++;
+	if (v == CARD)
+		c->tally->card_luhn_ok++;
+}
+
+/*
+ * Whether the run starting at p[i] continues a grouped IBAN: "IE86 WODQ 3697 1364 5785
+ * 59" holds a digit run that is not glued to the country code. Walks back over groups
+ * of four upper-case letters and digits, separated by single spaces, to a "CCdd" group
+ * that starts a token.
+ */
+/* Four hex digits with a letter among them, standing alone: "527D" in a list of code
+ * points or a hex dump, whose all-digit neighbours are no card either. */
+static bool hex_group(const uint8_t *t, bool word_before, bool word_after)
+{
+	bool letter = false;
+
+	if (word_before || word_after)
+		return false;
+	for (int k = 0; k < 4; k++) {
+		bool hexletter = (t[k] >= 'A' && t[k] <= 'F') || (t[k] >= 'a' && t[k] <= 'f');
+		if (!is_digit(t[k]) && !hexletter)
+			return false;
+		letter |= hexletter;
+	}
+	return letter;
+}
+
+static bool after_iban_groups(const uint8_t *p, size_t i)
+{
+	for (int groups = 0; groups < 8 && i >= 5 && p[i - 1] == ' '; groups++) {
+		const uint8_t *t = p + i - 5;
+		for (int k = 0; k < 4; k++)
+			if (!is_digit(t[k]) && !(t[k] >= 'A' && t[k] <= 'Z'))
+				return false;
+		if (t[0] >= 'A' && t[0] <= 'Z' && t[1] >= 'A' && t[1] <= 'Z' && is_digit(t[2]) &&
+		    is_digit(t[3]) && (i == 5 || !is_word(p[i - 6])))
+			return true;
+		i -= 5;
+	}
+	return false;
 }
 
 size_t vigil_validate_card(vigil_check *c)
@@ -248,6 +323,13 @@ size_t vigil_validate_card(vigil_check *c)
 			right_glued = true;
 	}
 
+	if (i >= 5 && !left_cut && p[i - 1] == ' ' &&
+	    hex_group(p + i - 5, i > 5 && is_word(p[i - 6]), false))
+		left_glued = true;
+	if (j + 5 <= c->len && !right_cut && p[j] == ' ' &&
+	    hex_group(p + j + 1, false, j + 5 < c->len && is_word(p[j + 5])))
+		right_glued = true;
+
 	/* Split the run into groups. */
 	for (size_t q = i; q < j;) {
 		if (k == CARD_GROUPS)
@@ -267,19 +349,31 @@ size_t vigil_validate_card(vigil_check *c)
 	if (k == 0)
 		return 0;
 
-	/* A run after '+' is a phone number in international form, all of it. */
-	if (i > 0 && !left_cut && p[i - 1] == '+')
+	/* A run glued to a word is one token with it: the digits of a grouped IBAN ("DE89 3704
+	 * 0044 ..."), a hex digest, an identifier. A run after '+' is a phone number in
+	 * international form; one after IBAN groups is the rest of the IBAN. No part of
+	 * these is a card. */
+	if (left_glued || right_glued || (i > 0 && !left_cut && p[i - 1] == '+'))
 		return right_cut ? 0 : j;
-	/* A group cut by the window or glued to another token cannot be part of a card. */
-	first = (left_cut || left_glued) ? 1 : 0;
-	lim = (right_cut || right_glued) ? k - 1 : k;
+	if (!left_cut && after_iban_groups(p, i))
+		return right_cut ? 0 : j;
+	/* A group cut by the window cannot be part of a card: its other end is unseen. */
+	first = left_cut ? 1 : 0;
+	lim = right_cut ? k - 1 : k;
+
+	/* A run shaped like one grouped card number is that number or nothing: when
+	 * "6759 3383 4904 8581 995" fails Luhn, its Luhn-valid first 16 digits are no card. */
+	if (first == 0 && lim == k && k > 1 && card_shaped(g, seps, k)) {
+		count(c, judge(c, g, seps, k, 0, k));
+		return j;
+	}
 
 	/* Greedy, left to right: the longest card starting at each group boundary that is a
 	 * space. Candidates never overlap, so two cards on one line are both found. A card
 	 * spans at most CARD_MAX digits, which bounds the work per start. */
 	for (a = first; a < lim;) {
 		size_t b, bmax, digits = 0;
-		bool found = false;
+		verdict best = NOT_CARD;
 		if (a > 0 && seps[a - 1] != ' ') {
 			a++;
 			continue;
@@ -292,12 +386,14 @@ size_t vigil_validate_card(vigil_check *c)
 		for (b = bmax; b > a; b--) {
 			if (b < k && seps[b - 1] != ' ')
 				continue;
-			if (judge(c, g, seps, k, a, b)) {
-				found = true;
+			verdict v = judge(c, g, seps, k, a, b);
+			if (v > best)
+				best = v;
+			if (v == CARD)
 				break;
-			}
 		}
-		a = found ? b : a + 1;
+		count(c, best); /* one number per start, however many lengths were tried */
+		a = best == CARD ? b : a + 1;
 	}
 
 	if (!right_cut)

@@ -96,8 +96,10 @@ static bool equals_ci(const uint8_t *s, size_t n, const char *w)
  */
 static bool is_placeholder(const uint8_t *s, size_t n, bool few_distinct)
 {
-	static const char *const words[] = {"xxxx",     "example", "0000000000",  "abcdefgh",
-					    "12345678", "your",    "placeholder", "redacted"};
+	/* Case matters, and length: a random base62 body of 36 holds "XxXX" about once in
+	 * 10^5 tokens, "XXXX" once in 10^6, "XXXXX" once in 10^8. */
+	static const char *const words[] = {"XXXXX",      "xxxxx",    "EXAMPLE",  "example",
+					    "0000000000", "abcdefgh", "ABCDEFGH", "12345678"};
 	bool seen[256] = {false};
 	size_t run = 1, distinct = 0;
 
@@ -114,7 +116,7 @@ static bool is_placeholder(const uint8_t *s, size_t n, bool few_distinct)
 	if (few_distinct && distinct < 10)
 		return true;
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (contains_ci(s, n, words[i]))
+		if (memmem(s, n, words[i], strlen(words[i])) != NULL)
 			return true;
 	return false;
 }
@@ -151,22 +153,30 @@ static void emit_token(vigil_check *c, size_t s, size_t e, const char *detector,
 
 /* ---- AWS ---- */
 
-/* A secret access key is 40 characters of base64 (30 random bytes). */
-static bool aws_secret_ok(const uint8_t *s, bool need_digit)
+/*
+ * A secret access key is 40 characters of base64 (30 random bytes): both cases always
+ * (a key of one case: 1 in 10^10), a digit nearly always (none: 1 in 900). Only the weak
+ * context, any 40-character token after a key id, asks for the digit; after the keyword
+ * a key of letters only (1 in 4000) is still one.
+ */
+static bool aws_secret_ok(const uint8_t *s, bool near_id)
 {
-	bool lo = false, up = false, dg = false, sym = false;
+	/* Six letters or more: "your" turns up by chance in 1 random key of 30000. */
+	static const char *const words[] = {"example", "secret", "access"};
+	bool lo = false, up = false, dg = false;
 
 	for (size_t i = 0; i < AWS_SECRET_LEN; i++) {
 		lo |= is_lower(s[i]);
 		up |= is_upper(s[i]);
 		dg |= is_digit(s[i]);
-		sym |= s[i] == '/' || s[i] == '+';
 	}
-	if (!lo || !up || !(dg || sym) || (need_digit && !dg))
+	if (!lo || !up || (near_id && !dg))
 		return false;
-	/* AWS documentation's example key and its variants. */
-	return !contains_ci(s, AWS_SECRET_LEN, "example") &&
-	       !is_placeholder(s, AWS_SECRET_LEN, true);
+	/* AWS documentation's example key and hand-written fillers. */
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (contains_ci(s, AWS_SECRET_LEN, words[i]))
+			return false;
+	return !is_placeholder(s, AWS_SECRET_LEN, true);
 }
 
 /* A path is the one common 40-character [A-Za-z0-9/+] string that is not a key. */
@@ -308,6 +318,9 @@ size_t vigil_validate_slack(vigil_check *c)
 	if (s > 0 && is_word(p[s - 1]))
 		return 0;
 	body = s + 5;
+	for (size_t i = body; i < e; i++)
+		if (!is_alnum(p[i]))
+			return 0;
 	while (e < c->len && (is_alnum(p[e]) || p[e] == '-') && e - body <= SLACK_BODY_MAX)
 		e++;
 	if (e - body > SLACK_BODY_MAX || (e == c->len && !c->eof))
@@ -335,6 +348,9 @@ size_t vigil_validate_stripe(vigil_check *c)
 	if (s > 0 && is_word(p[s - 1]))
 		return 0;
 	body = s + 8;
+	for (size_t i = body; i < e; i++)
+		if (!is_alnum(p[i]))
+			return 0;
 	while (e < c->len && is_alnum(p[e]) && e - body <= STRIPE_BODY_MAX)
 		e++;
 	if (e - body > STRIPE_BODY_MAX || e - body < STRIPE_BODY_MIN)
@@ -400,23 +416,43 @@ static bool key_is_meta(const uint8_t *k, size_t n)
 	return false;
 }
 
-/* One dot-separated part of a name in code: snake_case or UPPER_SNAKE (digits allowed),
- * or camelCase / PascalCase letters. A random password mixes cases and digits inside one
- * part; names in code do not. */
+/*
+ * One dot-separated part of a name in code: snake_case or UPPER_SNAKE, digits allowed;
+ * or one word, camelCase or PascalCase, with digits only at its end. Random passwords
+ * put capitals side by side and mix cases around '_'; names in code do not.
+ */
 static bool code_word(const uint8_t *s, size_t n)
 {
-	bool lo = false, up = false, dg = false;
+	size_t i = 1;
 
-	if (n == 0 || is_digit(s[0]))
+	if (n == 0 || !(is_alpha(s[0]) || s[0] == '_'))
 		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (!is_word(s[i]))
-			return false;
-		lo |= is_lower(s[i]);
-		up |= is_upper(s[i]);
-		dg |= is_digit(s[i]);
+	if (memchr(s, '_', n) != NULL) {
+		bool lo = false, up = false;
+		for (i = 0; i < n; i++) {
+			if (!is_word(s[i]))
+				return false;
+			lo |= is_lower(s[i]);
+			up |= is_upper(s[i]);
+		}
+		return !(lo && up);
 	}
-	return !(lo && up && dg);
+	/* [A-Za-z][a-z]+([A-Z][a-z]+)*[0-9]*, or one case throughout */
+	while (i < n && is_lower(s[i]))
+		i++;
+	if (i > 1) {
+		while (i + 1 < n && is_upper(s[i]) && is_lower(s[i + 1])) {
+			i++;
+			while (i < n && is_lower(s[i]))
+				i++;
+		}
+	} else {
+		while (i < n && is_upper(s[i]) == is_upper(s[0]) && is_alpha(s[i]))
+			i++;
+	}
+	while (i < n && is_digit(s[i]))
+		i++;
+	return i == n;
 }
 
 /*
@@ -428,6 +464,12 @@ static bool is_code_name(const uint8_t *v, size_t n)
 {
 	size_t a = 0;
 	bool dotted = false, snake = memchr(v, '_', n) != NULL, up = false, dg = false;
+
+	/* Digits in names end a word (db2, oauth2.token); generated passwords put them
+	 * anywhere. */
+	for (size_t i = 0; i + 1 < n; i++)
+		if (is_digit(v[i]) && !is_digit(v[i + 1]) && v[i + 1] != '.' && v[i + 1] != '_')
+			return false;
 
 	for (size_t i = 0; i <= n; i++) {
 		if (i < n && v[i] != '.')
@@ -491,16 +533,25 @@ static bool value_is_placeholder(const uint8_t *v, size_t n)
 	    "omitted",       "invalid",      "encrypted",
 	};
 	static const char *const parts[] = {
-	    "changeme",    "change_me",  "change-me", "placeholder", "example",  "redacted",
-	    "xxxx",        "****",       "your_",     "your-",       "yourpass", "yoursecret",
-	    "dummy",       "replace_me", "replaceme", "replace-me",  "<",        ">",
-	    "...",         "sample",     "notreal",   "not_real",    "fakepass", "fake_pass",
-	    "secretvalue", "_here",      "-here",
+	    "changeme", "change_me",  "change-me", "placeholder", "example",   "redacted",
+	    "xxxx",     "****",       "your_",     "your-",       "yourpass",  "yoursecret",
+	    "dummy",    "replace_me", "replaceme", "replace-me",  "<",         ">",
+	    "sample",   "notreal",    "not_real",  "fakepass",    "fake_pass", "secretvalue",
+	    "_here",    "-here",      "anonymous", "top secret",  "on/off",    "`",
+	    "$(",
 	};
 	size_t i;
 
+	uint8_t plain[PASS_MAX + 1];
+
+	/* Leetspeak of a placeholder is still a placeholder: p4ssw0rd, s3cr3t, p@ssword. */
+	for (i = 0; i < n && i < PASS_MAX; i++) {
+		static const char from[] = "4@30$5!1", to[] = "aaeossil";
+		const char *k = memchr(from, v[i], sizeof(from) - 1);
+		plain[i] = k ? (uint8_t)to[k - from] : v[i];
+	}
 	for (i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
-		if (equals_ci(v, n, exact[i]))
+		if (equals_ci(v, n, exact[i]) || (n <= PASS_MAX && equals_ci(plain, n, exact[i])))
 			return true;
 	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
 		if (contains_ci(v, n, parts[i]))
@@ -532,6 +583,157 @@ static bool value_is_strong(const uint8_t *v, size_t n)
 		return false;
 	classes = lo + up + dg + sy;
 	return classes >= 2 || n >= 16;
+}
+
+/*
+ * Any value: digits and dots are a version or an OID, "user@host.tld" is an address
+ * (anonymous FTP's password). A bare value in code or a config file besides: letters
+ * alone are an identifier or a type (ConstCStringPtr, UTF8String), "NAME+174" is an
+ * expression.
+ */
+static bool literal_value_ok(const uint8_t *v, size_t n)
+{
+	bool only_digits_dots = true;
+	size_t i, at = n;
+
+	for (i = 0; i < n; i++) {
+		only_digits_dots &= is_digit(v[i]) || v[i] == '.';
+		if (v[i] == '@' && at == n)
+			at = i;
+	}
+	if (only_digits_dots && memchr(v, '.', n) != NULL)
+		return false;
+	if (at > 0 && at < n && memchr(v + at, '.', n - at) != NULL)
+		return false;
+	/* "show_password", "^NT_OWF_PASSWORD": a value about a password, not one. */
+	return !contains_ci(v, n, "password") && !contains_ci(v, n, "passwd");
+}
+
+static bool unquoted_value_ok(const uint8_t *v, size_t n)
+{
+	bool digit = false, symbol = false;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		digit |= is_digit(v[i]);
+		symbol |= !is_alnum(v[i]) && v[i] != '_';
+	}
+	if (!digit && !symbol) {
+		/* A long lower-case passphrase, yes; a CamelCase or short word, no. */
+		for (i = 0; i < n; i++)
+			if (!is_lower(v[i]))
+				return false;
+		return n >= 16;
+	}
+	/* IDENTIFIER+123, NAME-1, A|B */
+	for (i = 0; i < n && (is_alnum(v[i]) || v[i] == '_'); i++)
+		;
+	if (i >= 4 && i < n && strchr("+-*|^", v[i]) != NULL && is_upper(v[0]))
+		return false;
+	return literal_value_ok(v, n);
+}
+
+static bool is_blank(uint8_t ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+/* A word that may introduce an assignment at the start of a line ("export PASS=..."). */
+static bool is_assign_keyword(const uint8_t *w, size_t n)
+{
+	static const char *const words[] = {"export", "set", "declare", "local", "readonly",
+					    "var",    "let", "const",   "my",    "our",
+					    "setenv", "ENV", "SET",     "EXPORT"};
+	for (size_t i = 0; i < sizeof(words) / sizeof(*words); i++)
+		if (strlen(words[i]) == n && memcmp(words[i], w, n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Whether the key begins an assignment of its own: at the start of a line (after blanks,
+ * a '$' or '@' sigil, an opening quote, a YAML "- ", or "export"/"set"/...), or after a
+ * '{', ',', ';', '&' or '?' that separates entries in JSON, one-line lists and query
+ * strings. Help texts ("--password=WORD"), test logs ("PASS: ..."), member accesses
+ * ("conn.password = x") and prose never qualify.
+ */
+static bool key_stands_alone(const uint8_t *p, size_t ks)
+{
+	size_t j = ks;
+
+	if (j > 0 && (p[j - 1] == '"' || p[j - 1] == '\''))
+		j--;
+	if (j > 0 && (p[j - 1] == '$' || p[j - 1] == '@'))
+		j--;
+	while (j > 0 && is_blank(p[j - 1]))
+		j--;
+	if (j == 0)
+		return true; /* the window's start: the engine keeps 40 bytes, so a line start */
+	switch (p[j - 1]) {
+	case '\n':
+	case '\r':
+	case '{':
+	case ',':
+	case ';':
+	case '&':
+	case '?':
+		return true;
+	case '-':
+		/* A YAML list item: "- password: x" at the start of a line. */
+		j--;
+		if (j > 0 && !is_blank(p[j - 1]) && p[j - 1] != '\n')
+			return false;
+		while (j > 0 && is_blank(p[j - 1]))
+			j--;
+		return j == 0 || p[j - 1] == '\n';
+	default:
+		break;
+	}
+	if (j == ks && p[j - 1] == '.') {
+		/* A dotted properties key that starts its line: spring.datasource.password. */
+		while (j > 0 && (is_word(p[j - 1]) || p[j - 1] == '.' || p[j - 1] == '-'))
+			j--;
+		while (j > 0 && is_blank(p[j - 1]))
+			j--;
+		return j == 0 || p[j - 1] == '\n';
+	}
+	if (j != ks && (p[j - 1] == '"' || p[j - 1] == '\'')) {
+		/* An attribute of an XML element: <add key="x" password="..." />. */
+		for (size_t t = j - 1; t > 0 && ks - t < 512 && p[t - 1] != '\n'; t--) {
+			if (p[t - 1] == '>')
+				return false;
+			if (p[t - 1] == '<')
+				return true;
+		}
+		return false;
+	}
+	if (j != ks && is_word(p[j - 1])) {
+		size_t w = j;
+		while (w > 0 && is_word(p[w - 1]))
+			w--;
+		if (!is_assign_keyword(p + w, j - w))
+			return false;
+		while (w > 0 && is_blank(p[w - 1]))
+			w--;
+		return w == 0 || p[w - 1] == '\n';
+	}
+	return false;
+}
+
+/* Whether the value ends its entry: then only blanks and the end of the line, a
+ * separator (; , } ] ) &) or a comment. Text going on after the value means prose or an
+ * expression ("PASS: gdb.base/x.exp: test name", "pwd = a ? b : c"). */
+static bool value_ends_entry(const uint8_t *p, size_t len, size_t k, bool eof)
+{
+	while (k < len && is_blank(p[k]))
+		k++;
+	if (k == len)
+		return eof;
+	if (p[k] == '\n' || p[k] == '\r' || p[k] == '#' || strchr(";,}]&>", p[k]) != NULL)
+		return true;
+	if (p[k] == '/' && k + 1 < len && p[k + 1] == '>')
+		return true; /* the end of an XML element */
+	return p[k] == '/' && k + 1 < len && p[k + 1] == '/';
 }
 
 size_t vigil_validate_password(vigil_check *c)
@@ -573,6 +775,9 @@ size_t vigil_validate_password(vigil_check *c)
 		return 0;
 	if (key_is_meta(p + ks, ke - ks))
 		return 0;
+	/* "PASS: test name": the verdict label of test logs (DejaGnu, TAP, pytest). */
+	if (ke - ks == 4 && memcmp(p + ks, "PASS", 4) == 0 && p[op_s] == ':' && op_e == op_s + 1)
+		return 0;
 
 	/* The value: quoted with backslash escapes, or bare up to a delimiter. A '#' glued
 	 * to a bare value is part of it: shells, YAML and INI files start comments only
@@ -603,6 +808,29 @@ size_t vigil_validate_password(vigil_check *c)
 	}
 	if (ve - vs < PASS_MIN || ve - vs > PASS_MAX)
 		return 0;
+	if (!key_stands_alone(p, ks) || !value_ends_entry(p, c->len, ve + quoted, c->eof))
+		return 0;
+	/* "pwd := pwd + #0", ACTION_SET_PASSWORD = 'app.action.SET_PASSWORD': a value
+	 * that names its own key is an expression or a constant's name. */
+	if (ke - ks >= 3 && ke - ks <= 32) {
+		char key[33];
+		for (i = 0; i < ke - ks; i++)
+			key[i] = (char)lower(p[ks + i]); /* contains_ci wants a lower-case needle */
+		key[ke - ks] = '\0';
+		if (contains_ci(p + vs, ve - vs, key))
+			return 0;
+	}
+	if (quoted ? !literal_value_ok(p + vs, ve - vs) : !unquoted_value_ok(p + vs, ve - vs))
+		return 0;
+	/* A quoted phrase of several words is a sentence or a message, not a password
+	 * (unless the key asks for a passphrase). */
+	if (quoted && !contains_ci(p + ks, ke - ks, "phrase")) {
+		size_t spaces = 0;
+		for (i = vs; i < ve; i++)
+			spaces += p[i] == ' ';
+		if (spaces >= 2)
+			return 0;
+	}
 	if (value_is_reference(p + vs, ve - vs, quoted) || value_is_placeholder(p + vs, ve - vs) ||
 	    !value_is_strong(p + vs, ve - vs))
 		return 0;

@@ -58,6 +58,13 @@ static void b64_init(b64dec *d, uint8_t *out, size_t cap)
 	d->bad = false;
 }
 
+/* The stage holds key text: wipe it when giving up or done. */
+static void b64_wipe(b64dec *d)
+{
+	explicit_bzero(d->stage, sizeof(d->stage));
+	d->nstage = 0;
+}
+
 static void b64_flush(b64dec *d, size_t n)
 {
 	int r;
@@ -111,6 +118,7 @@ static bool b64_finish(b64dec *d, bool allow_partial)
 			d->nstage -= rest;
 	}
 	b64_flush(d, d->nstage);
+	b64_wipe(d);
 	if (d->bad)
 		return false;
 	d->len -= d->pad;
@@ -766,6 +774,7 @@ static bool pem_judge(const uint8_t *p, size_t n, uint8_t *out, size_t cap, pem_
 	ok = pem_classify(pem_labels[label].kind, out, d.len, encrypted, block, cipher, info);
 out:
 	ERR_pop_to_mark();
+	b64_wipe(&d);
 	if (work != out) {
 		if (work != NULL)
 			explicit_bzero(work, blen);
@@ -913,13 +922,24 @@ static size_t b64_char_pos(const uint8_t *b, size_t lim, size_t q0, size_t k)
 	return at;
 }
 
+/* Does the "-----BEGIN " at decoded byte k of the run at q0 carry its trigger literal
+ * unbroken in the window? */
+static bool b64_has_trigger(const uint8_t *b, size_t lim, size_t q0, size_t k)
+{
+	static const size_t skip[3] = {0, 2, 3}; /* literal start within the 4-char group */
+	size_t pos = b64_char_pos(b, lim, q0, k / 3 * 4 + skip[k % 3]);
+
+	return lim >= B64_LIT_LEN && pos <= lim - B64_LIT_LEN &&
+	       memcmp(b + pos, b64_begin[k % 3].lit, B64_LIT_LEN) == 0;
+}
+
 size_t vigil_validate_pem_base64(vigil_check *c)
 {
 	/* scratch: DER of each key in the low half, the decoded text above it. */
 	const size_t text_off = 40u * 1024u, text_cap = VIGIL_SCRATCH_SIZE - text_off;
 	const uint8_t *b = c->buf;
 	uint8_t *text = c->scratch + text_off;
-	size_t e = c->end, q0 = 0, pos, x, lost = 0, done = 0, tl;
+	size_t e = c->end, q0 = 0, pos, x, lost = 0, tl;
 	b64dec d;
 	size_t v;
 
@@ -952,23 +972,26 @@ size_t vigil_validate_pem_base64(vigil_check *c)
 		goto out;
 	tl = lost + d.len;
 
-	/* Judge every private-key block in the decoded text (a bundle may hold a certificate
-	 * chain first). Decoded offset k comes from base64 character (k - lost) * 4 / 3. */
+	/* Judge the block this trigger starts and the blocks after it in the same run that
+	 * have no trigger of their own, their literal being split by a line break; a block
+	 * with its own trigger is left to it. So each key is reported once, whether the three
+	 * literals are one rule or three. Decoded byte k comes from base64 character
+	 * (k - lost) * 4 / 3 of the run. */
 	for (size_t i = 0; i + 11 <= tl;) {
 		const uint8_t *bg = memmem(text + i, tl - i, "-----BEGIN ", 11);
 		if (bg == NULL)
 			break;
 		size_t ds = (size_t)(bg - text);
+		if (ds > 0 && b64_has_trigger(b, c->len, q0, ds - lost))
+			break;
 		int label = pem_label_at(bg + 11, tl - ds - 11);
 		const uint8_t *en = memmem(bg + 11, tl - ds - 11, "-----END ", 9);
 		if (en == NULL)
-			break; /* cut off by the window: its own trigger will judge it */
+			break; /* cut off by the window */
 		size_t de = (size_t)(en - text) + 9;
 		int elabel = pem_label_at(en + 9, tl - de);
 		if (elabel >= 0)
 			de += strlen(pem_labels[elabel].label) + 5;
-		size_t src_end = b64_char_pos(b, c->len, q0, ((de - lost) * 4 + 2) / 3 - 1) + 1;
-		done = src_end;
 		i = de;
 		if (label < 0 || elabel != label)
 			continue;
@@ -976,13 +999,14 @@ size_t vigil_validate_pem_base64(vigil_check *c)
 		if (!pem_judge(bg, de - ds, c->scratch, text_off, &info))
 			continue;
 		size_t src_start =
-		    ds <= lost ? e - B64_LIT_LEN : b64_char_pos(b, c->len, q0, (ds - lost) / 3 * 4);
+		    ds == 0 ? e - B64_LIT_LEN : b64_char_pos(b, c->len, q0, (ds - lost) / 3 * 4);
+		size_t src_end = b64_char_pos(b, c->len, q0, ((de - lost) * 4 + 2) / 3 - 1) + 1;
 		pem_emit(c, src_start, src_end, &info, "base64, ");
 		explicit_bzero(c->scratch, info.der_len);
 	}
 out:
 	explicit_bzero(text, text_cap);
-	return done;
+	return 0;
 }
 
 /* ---- PuTTY .ppk (PuTTY's sshpubk.c; format documented in the PuTTY manual, appendix C) */
@@ -1150,6 +1174,7 @@ size_t vigil_validate_ppk(vigil_check *c)
 	if (!next_line(&L, &s, &n))
 		return 0;
 	b64_init(&dpub, pub, VIGIL_SCRATCH_SIZE / 2);
+	b64_init(&dpriv, priv, VIGIL_SCRATCH_SIZE / 2);
 	if (!ppk_blob(&L, s, n, "Public-Lines", &dpub))
 		goto fail;
 	/* Version 3 puts the Argon2 parameters of an encrypted key here. */
@@ -1174,7 +1199,6 @@ size_t vigil_validate_ppk(vigil_check *c)
 	}
 	if (version == '3' && encrypted && !kdf)
 		goto fail;
-	b64_init(&dpriv, priv, VIGIL_SCRATCH_SIZE / 2);
 	if (!ppk_blob(&L, s, n, "Private-Lines", &dpriv))
 		goto fail;
 	/* The MAC: HMAC-SHA-1 in version 2, HMAC-SHA-256 in version 3. It may be the last
@@ -1219,5 +1243,7 @@ size_t vigil_validate_ppk(vigil_check *c)
 		return h.end;
 	}
 fail:
+	b64_wipe(&dpriv);
+	explicit_bzero(priv, dpriv.len);
 	return 0;
 }

@@ -48,6 +48,12 @@ static bool ssa_ok(unsigned area, unsigned group, unsigned serial)
 
 	if (area == 0 || area == 666 || area >= 900 || group == 0 || serial == 0)
 		return false;
+	/* Documentation numbers: 123-45-xxxx, and groups of one repeated digit each
+	 * (111-22-3333, 555-55-5555) are examples, never issued numbers in data. */
+	if (area == 123 && group == 45)
+		return false;
+	if (area % 111 == 0 && group % 11 == 0 && serial % 1111 == 0)
+		return false;
 	for (size_t i = 0; i < sizeof(voided) / sizeof(voided[0]); i++)
 		if (area == voided[i][0] && group == voided[i][1] && serial == voided[i][2])
 			return false;

@@ -3,9 +3,10 @@
 """Keeps bench/rules/vigil.rg (ripgrep) and vigil.yar (YARA) equivalent to the trigger
 patterns in src/rules.c, so that the benchmark compares the same searches.
 
-Usage: sync.py [--write] [--cc CC]
-  Without --write: exit 1 (and say which) if a rule file differs from what src/rules.c gives.
-  With --write: rewrite both files.
+Usage: sync.py [--write | --out DIR] [--cc CC]
+  Without options: exit 1 (and say which) if a rule file differs from what src/rules.c gives.
+  --write: rewrite both files here.  --out DIR: write both files to DIR (bench/run.sh uses
+  these, so a stale copy here cannot skew a run).
 
 The translation is mechanical, which is why it is trusted:
   vectorscan -> Rust regex (ripgrep): the pattern unchanged behind `(?-u)` (ASCII classes,
@@ -117,10 +118,17 @@ def to_yara(rules):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--out")
     ap.add_argument("--cc", default=os.environ.get("CC", "cc"))
     args = ap.parse_args()
     rules = read_rules(args.cc)
     want = {"vigil.rg": to_rg(rules), "vigil.yar": to_yara(rules)}
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        for fname, text in want.items():
+            with open(os.path.join(args.out, fname), "w") as f:
+                f.write(text)
+        return 0
     stale = []
     for fname, text in want.items():
         path = os.path.join(HERE, fname)

@@ -60,8 +60,14 @@ def canon_path(p, root):
     """A finding's path relative to the corpus root."""
     if not os.path.isabs(p):
         cand = os.path.abspath(p)
-        # relative to the current directory if that lands in the corpus, else to the root
-        p = cand if (cand + os.sep).startswith(root + os.sep) else os.path.join(root, p)
+        if (cand + os.sep).startswith(root + os.sep):
+            p = cand  # relative to the current directory, which is where vigil ran
+        else:
+            # vigil ran elsewhere: the path ends with the file's path under the root
+            parts = os.path.normpath(p).split(os.sep)
+            rest = next((parts[i:] for i in range(len(parts))
+                         if os.path.lexists(os.path.join(root, *parts[i:]))), parts)
+            p = os.path.join(root, *rest)
     return os.path.relpath(os.path.normpath(p), root)
 
 
@@ -246,7 +252,8 @@ def main():
 
     if args.json_out:
         out = {"pass": ok, "categories": per_cat, "expected": te, "found": tf,
-               "false_positive_count": nfp, "false_positives": fps, "misses": misses, "leaks": leaks,
+               "false_positive_count": nfp, "false_positives": fps, "misses": misses,
+               "leaks": leaks,
                "unparsable_lines": bad, "detector_notes": det_notes}
         with open(args.json_out, "w") as f:
             json.dump(out, f, indent=1)

@@ -317,7 +317,8 @@ class Corpus:
         if fmt is None:
             fmt = ("compact", "grouped")[self.next("ibanfmt", 2)]
         text = iban if fmt == "compact" else " ".join(iban[i:i + 4] for i in range(0, len(iban), 4))
-        return text, item("iban", "iban." + iban[:2], "IBAN %s %s in %s" % (iban[:2], fmt, ctx), iban)
+        return text, item("iban", "iban." + iban[:2], "IBAN %s %s in %s" % (iban[:2], fmt, ctx),
+                          iban)
 
     def ssn(self):
         while True:
@@ -507,7 +508,8 @@ class Corpus:
                   "-passout", "pass:corpus-pw", "-out", path("trust.p12")])
         self.run(["openssl", "x509", "-in", path("cert.pem"), "-outform", "DER",
                   "-out", path("cert.der")])
-        self.run(["openssl", "pkey", "-in", path("rsa.pem"), "-pubout", "-out", path("rsa_pub.pem")])
+        self.run(["openssl", "pkey", "-in", path("rsa.pem"), "-pubout",
+                  "-out", path("rsa_pub.pem")])
         self.run(["openssl", "pkey", "-in", path("ec.pem"), "-pubout", "-out", path("ec_pub.pem")])
         self.run(["openssl", "rsa", "-in", path("rsa.pem"), "-RSAPublicKey_out",
                   "-out", path("rsa_pub1.pem")])
@@ -517,24 +519,25 @@ class Corpus:
         def k(name, fname, prefix, what):
             keys[name] = {"data": read(fname), "prefix": prefix, "what": what}
 
-        k("rsa_pkcs1", "rsa.pem", "pem", "PEM PKCS#1 RSA key")
-        k("rsa_pkcs8", "rsa8.pem", "pem", "PEM PKCS#8 RSA key")
-        k("rsa_pkcs1_enc", "rsa_enc.pem", "pem", "PEM legacy-encrypted PKCS#1 RSA key")
-        k("pkcs8_enc", "rsa8_enc.pem", "pem", "PEM encrypted PKCS#8 key")
-        k("ec_sec1", "ec.pem", "pem", "PEM SEC1 EC key")
-        k("dsa", "dsa.pem", "pem", "PEM traditional DSA key")
-        k("dsa_pkcs8", "dsa8.pem", "pem", "PEM PKCS#8 DSA key")
-        k("ed25519_pkcs8", "ed8.pem", "pem", "PEM PKCS#8 Ed25519 key")
-        k("ssh_ed25519", "ssh_ed", "pem", "OpenSSH Ed25519 key")
-        k("ssh_rsa", "ssh_rsa", "pem", "OpenSSH RSA key")
-        k("ssh_ecdsa", "ssh_ecdsa", "pem", "OpenSSH ECDSA key")
-        k("ssh_ed25519_enc", "ssh_ed_enc", "pem", "OpenSSH Ed25519 key with passphrase")
+        k("rsa_pkcs1", "rsa.pem", "pem.rsa", "PEM PKCS#1 RSA key")
+        k("rsa_pkcs8", "rsa8.pem", "pem.pkcs8", "PEM PKCS#8 RSA key")
+        k("rsa_pkcs1_enc", "rsa_enc.pem", "pem.rsa_encrypted",
+          "PEM legacy-encrypted PKCS#1 RSA key")
+        k("pkcs8_enc", "rsa8_enc.pem", "pem.pkcs8_encrypted", "PEM encrypted PKCS#8 key")
+        k("ec_sec1", "ec.pem", "pem.ec", "PEM SEC1 EC key")
+        k("dsa", "dsa.pem", "pem.dsa", "PEM traditional DSA key")
+        k("dsa_pkcs8", "dsa8.pem", "pem.pkcs8", "PEM PKCS#8 DSA key")
+        k("ed25519_pkcs8", "ed8.pem", "pem.pkcs8", "PEM PKCS#8 Ed25519 key")
+        k("ssh_ed25519", "ssh_ed", "openssh", "OpenSSH Ed25519 key")
+        k("ssh_rsa", "ssh_rsa", "openssh", "OpenSSH RSA key")
+        k("ssh_ecdsa", "ssh_ecdsa", "openssh", "OpenSSH ECDSA key")
+        k("ssh_ed25519_enc", "ssh_ed_enc", "openssh", "OpenSSH Ed25519 key with passphrase")
         k("ppk2", "k2.ppk", "ppk", "PuTTY PPK v2 Ed25519 key")
         k("ppk3", "k3.ppk", "ppk", "PuTTY PPK v3 RSA key")
         k("ppk3_enc", "k3e.ppk", "ppk", "PuTTY PPK v3 encrypted ECDSA key")
-        k("p12", "k.p12", None, "PKCS#12 with key and certificate")
+        k("p12", "k.p12", "pkcs12", "PKCS#12 with key and certificate")
         if has_legacy:
-            k("p12_legacy", "legacy.p12", None, "PKCS#12 (legacy RC2/3DES) with key")
+            k("p12_legacy", "legacy.p12", "pkcs12", "PKCS#12 (legacy RC2/3DES) with key")
         self.pub = {n: read(f) for n, f in (
             ("cert", "cert.pem"), ("cert_der", "cert.der"), ("trust_p12", "trust.p12"),
             ("rsa_spki", "rsa_pub.pem"), ("ec_spki", "ec_pub.pem"),
@@ -794,7 +797,8 @@ class Corpus:
                     "logging:\n  level: info\n")
             return "values.yaml", Doc(text, [it])
         if ctx == "json_escaped":
-            obj = {"type": "service_account", "project_id": "corpus-%d" % self.rng.randint(100, 999),
+            obj = {"type": "service_account",
+                   "project_id": "corpus-%d" % self.rng.randint(100, 999),
                    "private_key_id": self.hex(40),
                    "private_key": key,
                    "client_email": "ci@corpus.iam.gserviceaccount.com",
@@ -812,7 +816,8 @@ class Corpus:
             return "signing.xml", Doc(text, [it])
         if ctx == "heredoc":
             text = ("#!/bin/bash\n# provision a build node\nmkdir -p /etc/ssl/private\n"
-                    "cat > /etc/ssl/private/node.key <<'EOF'\n%sEOF\nchmod 600 /etc/ssl/private/node.key\n"
+                    "cat > /etc/ssl/private/node.key <<'EOF'\n%sEOF\n"
+                    "chmod 600 /etc/ssl/private/node.key\n"
                     % key)
             return "provision.sh", Doc(text, [it])
         if ctx == "python":
@@ -1005,7 +1010,8 @@ class Corpus:
                                           [self.key_item("rsa_pkcs1", "two keys in one file"),
                                            self.key_item("ed25519_pkcs8", "two keys in one file")]))
         # PuTTY
-        for name, rel in (("ppk2", "keys/putty/server-v2.ppk"), ("ppk3", "keys/putty/server-v3.ppk"),
+        for name, rel in (("ppk2", "keys/putty/server-v2.ppk"),
+                          ("ppk3", "keys/putty/server-v3.ppk"),
                           ("ppk3_enc", "keys/putty/admin-encrypted.ppk")):
             self.put(rel, Doc(self.keys[name]["data"], [self.key_item(name, "plain .ppk")]))
         self.put("keys/putty/saved-session-key",
@@ -1023,7 +1029,7 @@ class Corpus:
                    ("notes.txt", Doc(self.sentence() + "\n"))]
 
         def enc(what):
-            return [item("encrypted_archive", None, what)]
+            return [item("encrypted_archive", what.split()[0] + ".encrypted", what)]
 
         self.put("encrypted/payroll.zip",
                  Doc(self.cli_zip(payload, password="s3cret-pw").data, enc("zip -P")))
@@ -1038,7 +1044,7 @@ class Corpus:
         out = os.path.join(self.work, "aes.zip")
         self.run(["7z", "a", "-tzip", "-bd", "-bso0", "-bsp0", "-ps3cret-pw", "-mem=AES256", out]
                  + [n for n, _ in payload], cwd=d)
-        self.put("encrypted/aes256.zip", Doc(self.slurp(out), enc("zip AES-256 (7z -tzip)")))
+        self.put("encrypted/aes256.zip", Doc(self.slurp(out), enc("zip AES-256, made by 7z -tzip")))
         # an encrypted zip inside a plain tar.gz: the finding is the inner member
         inner = Doc(self.cli_zip(payload, password="pw").data, enc("zip -P inside tar.gz"))
         self.put("encrypted/transfer.tar.gz",
@@ -1062,7 +1068,8 @@ class Corpus:
         kctx = self.KEY_CTXS[self.next("paykey", len(self.KEY_CTXS))]
         fname, doc = self.key_doc(kctx)
         ents.append(("keys/" + fname, doc))
-        ents.append(("README.md", Doc("# %s\n\n%s\n%s\n" % (tag, self.sentence(), self.sentence()))))
+        ents.append(("README.md",
+                     Doc("# %s\n\n%s\n%s\n" % (tag, self.sentence(), self.sentence()))))
         return ents
 
     def build_containers(self):
@@ -1217,7 +1224,8 @@ class Corpus:
         ML = "application/vnd.openxmlformats-officedocument.spreadsheetml."
         self.put("office/customers.xlsx", self.zip_data([
             ("[Content_Types].xml", self.ctypes([("/xl/workbook.xml", ML + "sheet.main+xml"),
-                                                 ("/xl/worksheets/sheet1.xml", ML + "worksheet+xml"),
+                                                 ("/xl/worksheets/sheet1.xml",
+                                                  ML + "worksheet+xml"),
                                                  ("/xl/sharedStrings.xml",
                                                   ML + "sharedStrings+xml")])),
             ("_rels/.rels", self.rels([("officeDocument", "xl/workbook.xml")])),
@@ -1281,7 +1289,8 @@ class Corpus:
                 ("/ppt/slides/slide1.xml", PL + "slide+xml"),
                 ("/ppt/slideLayouts/slideLayout1.xml", PL + "slideLayout+xml"),
                 ("/ppt/slideMasters/slideMaster1.xml", PL + "slideMaster+xml"),
-                ("/ppt/theme/theme1.xml", "application/vnd.openxmlformats-officedocument.theme+xml")])),
+                ("/ppt/theme/theme1.xml",
+                 "application/vnd.openxmlformats-officedocument.theme+xml")])),
             ("_rels/.rels", self.rels([("officeDocument", "ppt/presentation.xml")])),
             ("ppt/presentation.xml", pres),
             ("ppt/_rels/presentation.xml.rels", self.rels([("slideMaster",
@@ -1313,8 +1322,9 @@ class Corpus:
                       '</office:body></office:document-content>'
                       % "".join("<text:p>%s</text:p>" % xml_escape(p) for p in ps),
                       [ibit, cdit, self.key_item(name, "odt paragraphs")])
-        manifest = Doc('<?xml version="1.0" encoding="UTF-8"?>\n<manifest:manifest xmlns:manifest='
-                       '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+        manifest = Doc('<?xml version="1.0" encoding="UTF-8"?>\n<manifest:manifest '
+                       'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
+                       'manifest:version="1.2">'
                        '<manifest:file-entry manifest:full-path="/" manifest:media-type='
                        '"application/vnd.oasis.opendocument.text"/><manifest:file-entry '
                        'manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
@@ -1335,7 +1345,8 @@ class Corpus:
             rows.append("%s\t%s\t%s" % (self.name(), c, i))
             its += [cit, iit]
         text = "\r\n".join(rows) + "\r\n"
-        self.put("encodings/export-utf16le-bom.txt", Doc(b"\xff\xfe" + text.encode("utf-16-le"), its))
+        self.put("encodings/export-utf16le-bom.txt",
+                 Doc(b"\xff\xfe" + text.encode("utf-16-le"), its))
         # UTF-16LE without BOM: notes with an SSN and an AWS key pair
         s, sit = self.ssn_phrase("UTF-16LE")
         kid, kit = self.cred("aws_id", "UTF-16LE")
@@ -1421,7 +1432,8 @@ class Corpus:
             self.put("boundary/big-export-%s.txt" % tag, Doc(data, its))
         # File A again inside a tar.gz: the boundaries now fall in a decompressed member
         fa = self.slurp(os.path.join(self.root, "boundary/big-export-a.txt"))
-        its = [dict(f, member=[]) for f in self.findings if f["path"] == "boundary/big-export-a.txt"]
+        its = [dict(f, member=[]) for f in self.findings
+               if f["path"] == "boundary/big-export-a.txt"]
         for it in its:
             it["prefix"] = it.pop("detector_prefix", None)
         self.put("boundary/big-export.tar.gz",
@@ -1624,7 +1636,8 @@ class Corpus:
                  "random base64 in JSON")
         # AWS documentation example keys
         self.neg(base + "/creds/aws-example.ini",
-                 "# from the AWS documentation\n[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
+                 "# from the AWS documentation\n[default]\n"
+                 "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
                  "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
                  "AWS example keys")
         # password placeholders

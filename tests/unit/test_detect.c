@@ -25,8 +25,7 @@ typedef struct seen {
 	} h[MAX_HITS];
 } seen;
 
-static void collect(void *user, const vigil_hit *h, uint64_t offset, uint64_t line,
-		    const char *fp)
+static void collect(void *user, const vigil_hit *h, uint64_t offset, uint64_t line, const char *fp)
 {
 	seen *s = user;
 
@@ -109,9 +108,9 @@ static void test_pem_straddles_window(void **state)
 	/* A PEM block whose BEGIN line lies in data the window has already slid past
 	 * once: the validator must still see all of it. */
 	static const char pem[] =
-		"-----BEGIN PRIVATE KEY-----\n"
-		"MC4CAQAwBQYDK2VwBCIEIHbdo6pCyCTC3sQ/pPbxvUjxJh4C0MmTtCDOLUHbHNWI\n"
-		"-----END PRIVATE KEY-----\n";
+	    "-----BEGIN PRIVATE KEY-----\n"
+	    "MC4CAQAwBQYDK2VwBCIEIHbdo6pCyCTC3sQ/pPbxvUjxJh4C0MmTtCDOLUHbHNWI\n"
+	    "-----END PRIVATE KEY-----\n";
 	vigil_detector *d;
 	unsigned line;
 	char *b = filler_with(700000, 360448 - 40, pem, &line);
@@ -227,13 +226,13 @@ static void test_long_digit_run_is_cheap(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_all_rules_compile),
-		cmocka_unit_test(test_straddles_boundaries),
-		cmocka_unit_test(test_pem_straddles_window),
-		cmocka_unit_test(test_same_secret_reported_once),
-		cmocka_unit_test(test_fingerprints),
-		cmocka_unit_test(test_categories_select_rules),
-		cmocka_unit_test(test_long_digit_run_is_cheap),
+	    cmocka_unit_test(test_all_rules_compile),
+	    cmocka_unit_test(test_straddles_boundaries),
+	    cmocka_unit_test(test_pem_straddles_window),
+	    cmocka_unit_test(test_same_secret_reported_once),
+	    cmocka_unit_test(test_fingerprints),
+	    cmocka_unit_test(test_categories_select_rules),
+	    cmocka_unit_test(test_long_digit_run_is_cheap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

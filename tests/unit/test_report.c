@@ -41,15 +41,15 @@ static void test_utf8_valid(void **state)
 		const char *s;
 		bool valid;
 	} cases[] = {
-		{"plain", true},
-		{"caf\xc3\xa9", true},
-		{"\xe2\x82\xac", true},         /* euro sign */
-		{"\xf0\x9f\x94\x91", true},     /* key emoji */
-		{"\xff", false},
-		{"\xc0\xaf", false},             /* overlong '/' */
-		{"\xed\xa0\x80", false},         /* surrogate */
-		{"\xe2\x82", false},             /* truncated */
-		{"\xf4\x90\x80\x80", false},     /* above U+10FFFF */
+	    {"plain", true},
+	    {"caf\xc3\xa9", true},
+	    {"\xe2\x82\xac", true},     /* euro sign */
+	    {"\xf0\x9f\x94\x91", true}, /* key emoji */
+	    {"\xff", false},
+	    {"\xc0\xaf", false},         /* overlong '/' */
+	    {"\xed\xa0\x80", false},     /* surrogate */
+	    {"\xe2\x82", false},         /* truncated */
+	    {"\xf4\x90\x80\x80", false}, /* above U+10FFFF */
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++)
@@ -64,12 +64,9 @@ static void test_json_string(void **state)
 		size_t n;
 		const char *out;
 	} cases[] = {
-		{"a\"b\\c", 5, "\"a\\\"b\\\\c\""},
-		{"new\nline\ttab", 12, "\"new\\nline\\ttab\""},
-		{"\x01\x1f", 2, "\"\\u0001\\u001f\""},
-		{"bad\xffname", 8, "\"bad\xef\xbf\xbdname\""},
-		{"caf\xc3\xa9", 5, "\"caf\xc3\xa9\""},
-		{"nul\0in", 6, "\"nul\\u0000in\""},
+	    {"a\"b\\c", 5, "\"a\\\"b\\\\c\""},     {"new\nline\ttab", 12, "\"new\\nline\\ttab\""},
+	    {"\x01\x1f", 2, "\"\\u0001\\u001f\""}, {"bad\xffname", 8, "\"bad\xef\xbf\xbdname\""},
+	    {"caf\xc3\xa9", 5, "\"caf\xc3\xa9\""}, {"nul\0in", 6, "\"nul\\u0000in\""},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
@@ -85,14 +82,14 @@ static void test_json_string(void **state)
 static void test_json_report_line(void **state)
 {
 	vigil_finding f = {
-		.path = "/srv/x\xff.txt",
-		.path_len = 11,
-		.member = "a.zip!/b.txt",
-		.category = VIGIL_CAT_PAYMENT_CARD,
-		.detector = "card.visa",
-		.line = 3,
-		.offset = 42,
-		.confidence = VIGIL_CONF_HIGH,
+	    .path = "/srv/x\xff.txt",
+	    .path_len = 11,
+	    .member = "a.zip!/b.txt",
+	    .category = VIGIL_CAT_PAYMENT_CARD,
+	    .detector = "card.visa",
+	    .line = 3,
+	    .offset = 42,
+	    .confidence = VIGIL_CONF_HIGH,
 	};
 	vigil_report *r;
 	char *buf = NULL;
@@ -118,11 +115,11 @@ static void test_json_report_line(void **state)
 static void test_text_escapes_names(void **state)
 {
 	vigil_finding f = {
-		.path = "/tmp/evil\n\033[2Jname",
-		.path_len = 19,
-		.category = VIGIL_CAT_SSN,
-		.detector = "ssn.us",
-		.line = 1,
+	    .path = "/tmp/evil\n\033[2Jname",
+	    .path_len = 19,
+	    .category = VIGIL_CAT_SSN,
+	    .detector = "ssn.us",
+	    .line = 1,
 	};
 	vigil_report *r;
 	char *buf = NULL;
@@ -144,10 +141,10 @@ static void test_text_escapes_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_utf8_valid),
-		cmocka_unit_test(test_json_string),
-		cmocka_unit_test(test_json_report_line),
-		cmocka_unit_test(test_text_escapes_names),
+	    cmocka_unit_test(test_utf8_valid),
+	    cmocka_unit_test(test_json_string),
+	    cmocka_unit_test(test_json_report_line),
+	    cmocka_unit_test(test_text_escapes_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

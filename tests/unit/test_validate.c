@@ -15,49 +15,129 @@
 #include "detect.h"
 #include "validate_harness.h"
 
-/* ---- the trigger rules, as planned for rules.c ---- */
-
-#define IBAN_CC                                                                                    \
-	"(?:AD|AE|AL|AT|AZ|BA|BE|BG|BH|BR|BY|CH|CR|CY|CZ|DE|DK|DO|EE|EG|ES|FI|FO|FR|GB|GE|GI|GL|"  \
-	"GR|GT|HR|HU|IE|IL|IQ|IS|IT|JO|KW|KZ|LB|LC|LI|LT|LU|LV|MC|MD|ME|MK|MR|MT|MU|NL|NO|PK|PL|"  \
-	"PS|PT|QA|RO|RS|SA|SC|SE|SI|SK|SM|ST|SV|TL|TN|TR|UA|VA|VG|XK)"
-
-static vh_rule r_card[] = {
-    {"card", "[2-6](?:[ -]?[0-9]){11}", 0, 40, 40, vigil_validate_card, NULL, NULL},
-};
-static vh_rule r_iban[] = {
-    {"iban", IBAN_CC "[0-9]{2} ?[A-Z0-9]{4}", 0, 16, 48, vigil_validate_iban, NULL, NULL},
-};
-static vh_rule r_ssn[] = {
-    {"ssn", "[0-9]{3}-[0-9]{2}-[0-9]{4}", 0, 16, 16, vigil_validate_ssn, NULL, NULL},
-    {"ssn_keyword",
-     "\\b(?:ssn|social security(?: number| no\\.?| #)?|soc\\.? ?sec\\.?(?: no\\.?| #)?)\\b",
-     HS_FLAG_CASELESS, 40, 40, vigil_validate_ssn_keyword, NULL, NULL},
-};
-static vh_rule r_aws[] = {
-    {"aws_key_id", "\\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\\b", 0, 24, 300,
-     vigil_validate_aws_key_id, NULL, NULL},
-    {"aws_secret", "(?i)aws_?secret_?(?:access_?)?key[\"']?\\s*[:=>]+\\s*[\"']?[A-Za-z0-9/+]{40}",
-     0, 60, 4, vigil_validate_aws_secret, NULL, NULL},
-};
-/* GitHub, Slack, Stripe and Google share a table. Stripe and Google need more bytes
- * before the trigger end than first planned (the whole token: 33 and 40). */
-static vh_rule r_tokens[] = {
-    {"github", "\\bgh[pousr]_[A-Za-z0-9]{36}\\b", 0, 100, 4, vigil_validate_github, NULL, NULL},
-    {"github_pat", "\\bgithub_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}\\b", 0, 100, 4,
-     vigil_validate_github, NULL, NULL},
-    {"slack", "\\bxox[abposr]-[0-9A-Za-z]{10}", 0, 20, 200, vigil_validate_slack, NULL, NULL},
-    {"stripe", "\\b[sr]k_live_[0-9A-Za-z]{24}", 0, 40, 240, vigil_validate_stripe, NULL, NULL},
-    {"google", "\\bAIza[0-9A-Za-z_\\-]{35}", 0, 40, 4, vigil_validate_google, NULL, NULL},
-};
-static vh_rule r_password[] = {
-    {"password",
-     "(?i)\\b(?:[a-z0-9]+_)*(?:password|passwd|passwort|passphrase|pwd|pass)[\"']?\\s*(?:=|:|=>|:="
-     ")",
-     HS_FLAG_CASELESS, 80, 200, vigil_validate_password, NULL, NULL},
-};
+/* ---- the trigger rules: rules.c's table ---- */
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * What the validators need of their rules: bytes before and after the trigger end they
+ * read, and the password key pattern that takes multi-part names (mysql_root_password).
+ * Where rules.c asks for less, the harness uses these (test_rule_table fails until the
+ * table has them).
+ */
+#define PASSWORD_PATTERN                                                                           \
+	"\\b(?:[a-z0-9]+_)*(?:password|passwd|passwort|passphrase|pwd|pass)[\"']?\\s*"             \
+	"(?:=|:|=>|:=)"
+
+static const struct need {
+	const char *rule;
+	unsigned before, after;
+	const char *pattern; /* NULL: the table's */
+} needs[] = {
+    /* the card validator takes window position 0 for the stream start only below this */
+    {"card", 40, 40, NULL},
+    {"iban", 10, 40, NULL},                  /* "CCdd " before the end, 32 + 7 spaces after */
+    {"ssn", 12, 2, NULL},                    /* the number and the byte before; "-d" after */
+    {"ssn.keyword", 0, 37, NULL},            /* 24 of filler, 11 of number, 2 of boundary */
+    {"aws.key_id", 21, 300, NULL},           /* the id and a byte; the secret's reach */
+    {"aws.secret", 41, 1, NULL},             /* the key and a byte */
+    {"github.token", 41, 1, NULL},           /* "ghp_" + 36 and a byte */
+    {"github.pat", 94, 1, NULL},             /* "github_pat_" + 82 and a byte */
+    {"slack", 16, 200, NULL},                /* "xoxb-" + 10 and a byte; a 200-byte body */
+    {"stripe", 33, 224, NULL},               /* "sk_live_" + 24 and a byte; 247 - 24 + 1 */
+    {"google", 40, 1, NULL},                 /* "AIza" + 35 and a byte */
+    {"password", 70, 150, PASSWORD_PATTERN}, /* key and blanks; blanks and value */
+};
+
+static vh_rule r_card[1], r_iban[1], r_ssn[2], r_aws[2], r_tokens[5], r_password[1];
+
+static const vigil_rule *table_rule(const char *name)
+{
+	for (size_t i = 0; i < vigil_rules_count; i++)
+		if (strcmp(vigil_rules[i].name, name) == 0)
+			return &vigil_rules[i];
+	return NULL;
+}
+
+/* Fills dst from rules.c's rules of these names, raised to what the validators need. */
+static int load(vh_rule *dst, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const vigil_rule *r = table_rule(names[i]);
+		if (r == NULL) {
+			print_error("rules.c has no rule \"%s\"\n", names[i]);
+			return -1;
+		}
+		memset(&dst[i], 0, sizeof(dst[i]));
+		dst[i].name = r->name;
+		dst[i].pattern = r->pattern;
+		dst[i].flags = r->flags;
+		dst[i].max_before = r->max_before;
+		dst[i].max_after = r->max_after;
+		dst[i].validate = r->validate;
+		for (size_t k = 0; k < N(needs); k++) {
+			if (strcmp(needs[k].rule, r->name) != 0)
+				continue;
+			if (dst[i].max_before < needs[k].before)
+				dst[i].max_before = needs[k].before;
+			if (dst[i].max_after < needs[k].after)
+				dst[i].max_after = needs[k].after;
+			if (needs[k].pattern != NULL)
+				dst[i].pattern = needs[k].pattern;
+		}
+	}
+	return 0;
+}
+
+static int setup_rules(void **state)
+{
+	static const char *const card[] = {"card"}, *const iban[] = {"iban"},
+				 *const ssn[] = {"ssn", "ssn.keyword"},
+				 *const aws[] = {"aws.key_id", "aws.secret"},
+				 *const tokens[] = {"github.token", "github.pat", "slack", "stripe",
+						    "google"},
+				 *const password[] = {"password"};
+	(void)state;
+	return load(r_card, card, N(card)) || load(r_iban, iban, N(iban)) ||
+		       load(r_ssn, ssn, N(ssn)) || load(r_aws, aws, N(aws)) ||
+		       load(r_tokens, tokens, N(tokens)) || load(r_password, password, N(password))
+		   ? -1
+		   : 0;
+}
+
+/* rules.c gives every validator the context it reads, and the card validator's idea of
+ * the stream start matches the card rule. */
+static void test_rule_table(void **state)
+{
+	int bad = 0;
+	(void)state;
+
+	for (size_t k = 0; k < N(needs); k++) {
+		const vigil_rule *r = table_rule(needs[k].rule);
+		if (r == NULL) {
+			print_error("rules.c: no rule %s\n", needs[k].rule);
+			bad++;
+			continue;
+		}
+		if (r->max_before < needs[k].before || r->max_after < needs[k].after) {
+			print_error("rules.c: %s has max_before %u, max_after %u; needs %u, %u\n",
+				    r->name, r->max_before, r->max_after, needs[k].before,
+				    needs[k].after);
+			bad++;
+		}
+		if (strcmp(r->name, "card") == 0 && r->max_before != needs[k].before) {
+			print_error("rules.c: card max_before %u, validate_card.c assumes %u\n",
+				    r->max_before, needs[k].before);
+			bad++;
+		}
+		if (needs[k].pattern != NULL && strcmp(r->pattern, needs[k].pattern) != 0) {
+			print_error("rules.c: %s pattern is\n  %s\nwanted\n  %s\n", r->name,
+				    r->pattern, needs[k].pattern);
+			bad++;
+		}
+	}
+	assert_int_equal(bad, 0);
+}
 
 /* ---- table runner ---- */
 
@@ -359,7 +439,8 @@ static const vcase card_cases[] = {
     {"dc 38520000023237", {{"card.diners", "38520000023237", NULL, NULL, 0}}},
     {"dc 30954590762078 dc", {{"card.diners", "30954590762078", NULL, NULL, 0}}},
     {"dc 3845106227447412 dc", {{"card.diners", "3845106227447412", NULL, NULL, 0}}},
-    {"dc 3981760161370959742 dc", {{"card.diners", "3981760161370959742", NULL, NULL, 0}}},
+    /* Diners Club issues 14 and 16 digits only: a 19-digit "38..." is a nonce. */
+    {"dc 3981760161370959742 dc", {{0}}},
     {"6200000000000005", {{"card.unionpay", "6200000000000005", NULL, NULL, 0}}},
     {"up 6209021865345039 up", {{"card.unionpay", "6209021865345039", NULL, NULL, 0}}},
     {"up 6200952483564743538 up", {{"card.unionpay", "6200952483564743538", NULL, NULL, 0}}},
@@ -380,7 +461,7 @@ static const vcase card_cases[] = {
      {{"card.amex", "3782 822463 10005", "3782 82**** *0005", "378282246310005", 0}}},
     {"amex 3782-822463-10005 x", {{"card.amex", "3782-822463-10005", NULL, NULL, 0}}},
     {"diners 3056 930902 5904", {{"card.diners", "3056 930902 5904", "3056 ****** **04", NULL, 0}}},
-    {"visa13 4222 2222 2222 2", {{"card.visa", "4222 2222 2222 2", "4222 **** ***2 2", NULL, 0}}},
+    {"visa 4222 2222 2222 2", {{"card.visa", "4222 2222 2222 2", "4222 **** ***2 2", NULL, 0}}},
     {"6011 1111 1111 1117",
      {{"card.discover", "6011 1111 1111 1117", "6011 11** **** 1117", NULL, 0}}},
     {"maestro 5018 5577 6552", {{"card.maestro", "5018 5577 6552", NULL, NULL, 0}}},
@@ -388,10 +469,26 @@ static const vcase card_cases[] = {
     {"john,4111111111111111,12/25\n", {{"card.visa", "4111111111111111", NULL, NULL, 0}}},
     {"{\"pan\":\"4012888888881881\"}", {{"card.visa", "4012888888881881", NULL, NULL, 0}}},
     {"<td>5105105105105100</td>", {{"card.mastercard", "5105105105105100", NULL, NULL, 0}}},
-    {"card 4111 1111 1111 1111 123", {{"card.visa", "4111 1111 1111 1111", NULL, NULL, 0}}},
-    {"card 4111 1111 1111 1111 12/25", {{"card.visa", "4111 1111 1111 1111", NULL, NULL, 0}}},
+    {"card 4111111111111111 123", {{"card.visa", "4111111111111111", NULL, NULL, 0}}},
+    {"card 4111111111111111 12/25", {{"card.visa", "4111111111111111", NULL, NULL, 0}}},
+    {"card 4111 1111 1111 1111 (exp 12/25)", {{"card.visa", "4111 1111 1111 1111", NULL, NULL, 0}}},
+    {"card 6759 3383 4904 8581 995 declined", {{0}}},
+    /* Seen on a Debian system's /usr/share: numeric tables and code-point lists. */
+    {"insert ( 4392 '+' 11 10 b f f 4537 4537 4537 4392 0 4270 - - )", {{0}}},
+    {"'<>' 11 10 b f f 3615 3615 16 3677 3676 3665 102 106 )", {{0}}},
+    {"524C 525E 5261 525C 84AF 527D 5282 5281 5290 5293\n5182 7F54 4EBB", {{0}}},
+    {"card 4111 1111 1111 1111 12/25", {{0}}},
+    {"card 4111-1111-1111-1111-123", {{0}}},
     {"2024-01-15 4111111111111111 approved", {{"card.visa", "4111111111111111", NULL, NULL, 0}}},
-    {"id4111 4012888888881881", {{"card.visa", "4012888888881881", NULL, NULL, 0}}},
+    {"id4111 4012888888881881", {{0}}},
+    {"IBAN AE79 6231 1888 7324 9396 259", {{0}}},
+    {"IBAN LT97 4971 3123 3528 1008", {{0}}},
+    {"IBAN: IE86 WODQ 3697 1364 5785 59, ok", {{0}}},
+    {"IE92 EXIX 3966 2919 3263 32", {{0}}},
+    {"x GB82 WEST 1234 ABCD 3697 1364 5785 59", {{0}}},
+    {"VISA 4111 1111 1111 1111", {{"card.visa", "4111 1111 1111 1111", NULL, NULL, 0}}},
+    {"AB12 CARD 4111 1111 1111 1111", {{0}}},
+    {"4111 1111 1111 1111 12ab", {{0}}},
     {"-4111111111111111-", {{"card.visa", "4111111111111111", NULL, NULL, 0}}},
     {"/orders/4111111111111111/", {{"card.visa", "4111111111111111", NULL, NULL, 0}}},
     {"4111111111111111 5555555555554444",
@@ -551,6 +648,26 @@ static void test_card_window(void **state)
 	assert_int_equal(vh_call(vigil_validate_card, "4111111111111111", 0, 16, 0, true, &res), 0);
 	assert_int_equal(res.n, 0);
 	n_cases += 16;
+}
+
+/* The engine's card tally: one candidate per number with an issuer's prefix and length,
+ * one pass per card found; glued numbers and unknown issuers are not counted. */
+static void test_card_tally(void **state)
+{
+	static const char text[] = "4111111111111111\n"        /* card */
+				   "4111111111111112\n"        /* Luhn fails */
+				   "pan 5555 5555 5555 4444\n" /* card */
+				   "6787800735165937\n"        /* no issuer */
+				   "x4012888888881881\n"       /* glued: not a number of its own */
+				   "2024-01-15 378282246310006\n"; /* Luhn fails, split out */
+	vh_result res;
+	(void)state;
+
+	assert_true(vh_scan(r_card, N(r_card), text, strlen(text), VH_FULL, &res));
+	assert_int_equal(res.n, 2);
+	assert_int_equal(res.tally.card_candidates, 4);
+	assert_int_equal(res.tally.card_luhn_ok, 2);
+	n_cases++;
 }
 
 /* ---- IBAN ---- */
@@ -724,6 +841,11 @@ static const vcase aws_cases[] = {
     {"export AWS_ACCESS_KEY_ID=" AWS_ID2 "\nexport AWS_SESSION_TOKEN=abc\n",
      {{"aws.access_key", AWS_ID2, "ASIA************S7AF", NULL, 0}}},
     {"AWS_SECRET_ACCESS_KEY=\"" AWS_SEC "\"", {{"aws.secret_key", AWS_SEC, NULL, NULL, 0}}},
+    {"aws_secret_access_key = UoEsPbjVZMTafKhXccGtCOVlKcKNcgzsfCDSMDPT\n",
+     {{"aws.secret_key", "UoEsPbjVZMTafKhXccGtCOVlKcKNcgzsfCDSMDPT", NULL, NULL, 0}}},
+    {"AWS_SECRET_ACCESS_KEY=lCV6xvSptWXJ6Rq4jkKDwWsoL/el5FjZLQAQYouR\n",
+     {{"aws.secret_key", "lCV6xvSptWXJ6Rq4jkKDwWsoL/el5FjZLQAQYouR", NULL, NULL, 0}}},
+    {"aws_secret_access_key = YourSecretAccessKeyGoesHere0123456789abc\n", {{0}}},
     {"{\"aws_secret_key\": \"" AWS_SEC2 "\"}", {{"aws.secret_key", AWS_SEC2, NULL, NULL, 0}}},
     {"awsSecretAccessKey => " AWS_SEC, {{"aws.secret_key", AWS_SEC, NULL, NULL, 0}}},
     /* a git SHA and a path after the id are not its secret */
@@ -782,6 +904,8 @@ static const vcase token_cases[] = {
     {"GH_TOKEN=\"" GHU "\"", {{"github.token", GHU, NULL, NULL, 0}}},
     {"x " GHS " y", {{"github.token", GHS, NULL, NULL, 0}}},
     {"(" GHR ")", {{"github.token", GHR, NULL, NULL, 0}}},
+    {"https://bot: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@github.com",
+     {{"github.token", "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", NULL, NULL, 0}}},
     {"pat=" GPAT "\n",
      {{"github.fine_grained_pat", GPAT, "github_pat_HWGb" STARS36 STARS36 "******", GPAT, 0}}},
     {"SLACK_BOT_TOKEN=" XOXB "\n",
@@ -823,6 +947,8 @@ static const vcase token_cases[] = {
     {SK24 "_x", {{0}}},
     {"sk_live_WoCHJs1UJOkHG16JqtQy923", {{0}}},
     {GAPI "Q", {{0}}},
+    {"(2,'google','AIzaf39_PW0c9T-0xxxxtV4eR4gKnwRUtfkSFzH')",
+     {{"google.api_key", "AIzaf39_PW0c9T-0xxxxtV4eR4gKnwRUtfkSFzH", NULL, NULL, 0}}},
     {GAPI "-", {{0}}},
     {"_" GAPI, {{0}}},
 };
@@ -931,6 +1057,8 @@ static const vcase password_cases[] = {
     {"passphrase = \"correct horse battery staple\"",
      {{"password.assignment", "correct horse battery staple", NULL, NULL, 0}}},
     {"pwd=Xy7$kq9Lm", {{"password.assignment", "Xy7$kq9Lm", NULL, NULL, 0}}},
+    {"DB_PASSWORD=J5N.ufJzjXiw", {{"password.assignment", "J5N.ufJzjXiw", NULL, NULL, 0}}},
+    {"password = fnXsGpeZSl_r.t0x", {{"password.assignment", "fnXsGpeZSl_r.t0x", NULL, NULL, 0}}},
     {"PASSWORD=kD9x.Tq2mLw8_z", {{"password.assignment", "kD9x.Tq2mLw8_z", NULL, NULL, 0}}},
     {"password = Ab3_xyz9Qw12", {{"password.assignment", "Ab3_xyz9Qw12", NULL, NULL, 0}}},
     {"  password: q7G?f.Hk2^Lm", {{"password.assignment", "q7G?f.Hk2^Lm", NULL, NULL, 0}}},
@@ -965,6 +1093,26 @@ static const vcase password_cases[] = {
     {"password = '<%= ENV[\"X\"] %>'", {{0}}},
     {"password: <password>", {{0}}},
     {"password=changeme", {{0}}},
+    /* Seen on a Debian system's /usr/share: test logs, help texts, code and prose. */
+    {"PASS: gdb.ada/assign_1.exp: changing the language to ada", {{0}}},
+    {"PASS: addr2line\nPASS: addr2line -f option", {{0}}},
+    {"       --ftp-password=HAS\xc5\x81O        ustawia HAS\xc5\x81O dla ftp", {{0}}},
+    {"passwd: has\xc5\x82o zosta\xc5\x82o zmienione", {{0}}},
+    {"const password = 'Password used to generate key';", {{0}}},
+    {"    property Password : TSQLStringType Read FPassword write FPassword;", {{0}}},
+    {"  pwd:=pwd+#0;", {{0}}},
+    {"\tlet pwd = a:dict.istemp ? a:dict.tmpdir : ''", {{0}}},
+    {"            'Test2::Event::Pass'    => '1.302103',", {{0}}},
+    {"  s:netrw_hup[host].passwd = s:netrw_passwd9", {{0}}},
+    {"  LDAP_EXOP_MODIFY_PASSWD           = '1.3.6.1.4.1.4203.1.11.1';", {{0}}},
+    {"  Pwd := 'nobody@nowhere.com';", {{0}}},
+    {"  PLM_OWF_PASSWORD = ^LM_OWF_PASSWORD;", {{0}}},
+    {"      ACTION_SET_NEW_PASSWORD = 'android.app.action.SET_NEW_PASSWORD';", {{0}}},
+    {"  password: ConstCStringPtr ): CBool; external name", {{0}}},
+    {"    CURLOPT_PASSWORD:=CURLOPTTYPE_STRINGPOINT+174,", {{0}}},
+    {"    pass = p4ssw0rd", {{0}}},
+    {"ask_password = on/off", {{0}}},
+    {"    PWD = \"'`pwd`'\"", {{0}}},
     {"password = 'password'", {{0}}},
     {"password = 'Passw0rd'", {{0}}},
     {"password: your_password_here", {{0}}},
@@ -1124,15 +1272,16 @@ static int report(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_luhn),           cmocka_unit_test(test_iban_ok),
-	    cmocka_unit_test(test_card_table),     cmocka_unit_test(test_card_schemes),
-	    cmocka_unit_test(test_card_window),    cmocka_unit_test(test_iban_table),
+	    cmocka_unit_test(test_rule_table),     cmocka_unit_test(test_luhn),
+	    cmocka_unit_test(test_iban_ok),        cmocka_unit_test(test_card_table),
+	    cmocka_unit_test(test_card_schemes),   cmocka_unit_test(test_card_window),
+	    cmocka_unit_test(test_card_tally),     cmocka_unit_test(test_iban_table),
 	    cmocka_unit_test(test_iban_countries), cmocka_unit_test(test_ssn_table),
 	    cmocka_unit_test(test_aws_table),      cmocka_unit_test(test_token_table),
 	    cmocka_unit_test(test_token_window),   cmocka_unit_test(test_token_glued),
 	    cmocka_unit_test(test_password_table), cmocka_unit_test(test_hostile_windows),
 	};
-	int r = cmocka_run_group_tests(tests, NULL, report);
+	int r = cmocka_run_group_tests(tests, setup_rules, report);
 
 	vh_free_rules(r_card, N(r_card));
 	vh_free_rules(r_iban, N(r_iban));

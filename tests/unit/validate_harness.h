@@ -39,8 +39,9 @@ typedef struct vh_hit {
 typedef struct vh_result {
 	size_t n;
 	vh_hit hit[VH_MAX_HITS];
-	size_t emits;    /* emit calls, duplicates included */
-	char error[256]; /* first contract violation seen by emit, "" if none */
+	size_t emits;      /* emit calls, duplicates included */
+	vigil_tally tally; /* the stream's counts, as the engine keeps them */
+	char error[256];   /* first contract violation seen by emit, "" if none */
 } vh_result;
 
 /* FULL: the window is the whole text and eof is true. MIN: the window holds exactly the
@@ -147,6 +148,7 @@ static size_t vh_call(vigil_validator v, const char *text, size_t lo, size_t hi,
 	c.scratch = scratch;
 	c.emit = vh_emit;
 	c.engine = &x;
+	c.tally = &res->tally;
 	ret = v(&c);
 	if (ret > c.len)
 		vh_fail(res, "validator returned a position past the window");
