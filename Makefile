@@ -71,6 +71,8 @@ fuzz:
 install: all
 	install -D -m 0755 $(BUILD)/vigil $(DESTDIR)$(PREFIX)/bin/vigil
 	install -D -m 0644 doc/vigil.1 $(DESTDIR)$(PREFIX)/share/man/man1/vigil.1
+	install -D -m 0644 dist/vigil-scan.service $(DESTDIR)$(PREFIX)/lib/systemd/system/vigil-scan.service
+	install -D -m 0644 dist/vigil-scan.timer $(DESTDIR)$(PREFIX)/lib/systemd/system/vigil-scan.timer
 
 format-check:
 	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) include/vigil/*.h src/*.h

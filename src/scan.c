@@ -709,7 +709,10 @@ static void *worker_main(void *arg)
 		s->q_head = (s->q_head + 1) % QUEUE_CAP;
 		s->q_len--;
 		s->busy_workers++;
-		pthread_cond_signal(&s->q_not_full);
+		/* Wake a walker waiting for room only once half the queue is free, so the two
+		 * do not trade a wake-up per file. */
+		if (s->q_len == QUEUE_CAP / 2)
+			pthread_cond_signal(&s->q_not_full);
 		pthread_mutex_unlock(&s->q_lock);
 
 		if (!atomic_load(&s->cancelled))

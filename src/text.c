@@ -128,6 +128,9 @@ vigil_encoding vigil_text_sniff(const uint8_t *p, size_t n, size_t *bom_len)
 	units = (n < SNIFF_MAX ? n : SNIFF_MAX) / 2;
 	if (units < SNIFF_MIN_UNITS)
 		return VIGIL_ENC_BYTES;
+	/* Most files hold no NUL at all: memchr settles them at memory speed. */
+	if (memchr(p, 0, 2 * units) == NULL)
+		return VIGIL_ENC_BYTES;
 	for (size_t i = 0; i < units; i++) {
 		uint8_t a = p[2 * i], b = p[2 * i + 1];
 

@@ -51,6 +51,21 @@ head -c 20 "$T/d/card.txt.xz" > "$T/d5/cut.xz"
 run "$VIGIL" scan --format json --fingerprint-key "$T/k" "$T/d5"; expect_rc 1 "went on"
 expect_err 'warning' "corruption warned"
 
+# Members named ../ or absolute are never written anywhere: they are only scanned.
+mkdir -p "$T/d7/inner"
+python3 - "$T/d7/inner/evil.tar" "$CARD" <<'PY'
+import io, sys, tarfile
+data = ("card %s\n" % sys.argv[2]).encode()
+with tarfile.open(sys.argv[1], "w") as t:
+    for name in ("../../escaped.txt", "/tmp/vigil-absolute-member.txt"):
+        info = tarfile.TarInfo(name); info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+PY
+run "$VIGIL" scan --format json --fingerprint-key "$T/k" "$T/d7/inner/evil.tar"
+expect_rc 1 "members with hostile names scanned"
+expect_out '"member":"\.\./\.\./escaped.txt"' "../ member reported by name"
+[ ! -e "$T/escaped.txt" ] && [ ! -e /tmp/vigil-absolute-member.txt ] || fail "a member was written to disk"
+
 # UTF-16LE with BOM, UTF-16BE without, Latin-1 around the number.
 mkdir -p "$T/d6"
 printf 'Kunde: J\xfcrgen, Karte %s\n' "$CARD" > "$T/d6/latin1.txt"
