@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <hs.h>
+#include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ struct vigil_detector {
 	hs_scratch_t *scratch; /* prototype, cloned per stream */
 	unsigned *rule_of;     /* pattern id -> index in vigil_rules */
 	uint8_t key[32];
+	EVP_MD *sha256; /* fetched once: an implicit fetch per HMAC takes a global lock */
 };
 
 typedef struct trigger {
@@ -64,7 +66,7 @@ void vigil_detector_fingerprint(const vigil_detector *d, const void *p, size_t n
 	unsigned char md[32];
 	unsigned int mdlen = sizeof(md);
 
-	if (HMAC(EVP_sha256(), d->key, sizeof(d->key), p, n, md, &mdlen) == NULL)
+	if (HMAC(d->sha256, d->key, sizeof(d->key), p, n, md, &mdlen) == NULL)
 		memset(md, 0, sizeof(md));
 	memcpy(out, "sha256:", 7);
 	for (unsigned i = 0; i < 32; i++) {
@@ -94,6 +96,10 @@ int vigil_detector_new(unsigned categories, const uint8_t key[32], vigil_detecto
 	    (d->rule_of = calloc(vigil_rules_count, sizeof(*d->rule_of))) == NULL)
 		goto out;
 	memcpy(d->key, key, sizeof(d->key));
+	if ((d->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) {
+		r = VIGIL_E_CRYPTO;
+		goto out;
+	}
 	for (size_t i = 0; i < vigil_rules_count; i++) {
 		const vigil_rule *rule = &vigil_rules[i];
 		assert(rule->max_before <= VIGIL_WINDOW_KEEP / 2);
@@ -140,6 +146,7 @@ void vigil_detector_free(vigil_detector *d)
 	hs_free_scratch(d->scratch);
 	hs_free_database(d->db);
 	free(d->rule_of);
+	EVP_MD_free(d->sha256);
 	OPENSSL_cleanse(d->key, sizeof(d->key));
 	free(d);
 }

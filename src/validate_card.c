@@ -105,8 +105,10 @@ static const char *scheme(const char *d, size_t n)
 		return "card.diners";
 	if (p2 == 62 && n16_19)
 		return "card.unionpay";
-	if ((p4 == 5018 || p4 == 5020 || p4 == 5038 || p4 == 5893 || p4 == 6304 || p4 == 6759 ||
-	     (p4 >= 6761 && p4 <= 6763)) &&
+	/* Maestro: the published ranges, plus 5612 and 6390 which issuers and common test
+	 * data generators still use. */
+	if ((p4 == 5018 || p4 == 5020 || p4 == 5038 || p4 == 5612 || p4 == 5893 || p4 == 6304 ||
+	     p4 == 6390 || p4 == 6759 || (p4 >= 6761 && p4 <= 6763)) &&
 	    n >= CARD_MIN && n <= CARD_MAX)
 		return "card.maestro";
 	return NULL;
