@@ -388,9 +388,9 @@ int vigil_dstream_feed(vigil_dstream *s, const uint8_t *p, size_t n)
 }
 
 /* Chance passes Luhn one time in ten: with at least this many candidates, a pass rate
- * under a quarter means numeric data (stroke tables, catalog dumps), not card numbers,
- * whose pass rate is one. */
-#define NOISE_MIN_CANDIDATES 50
+ * under a quarter means numeric data (stroke tables, catalog dumps, reference numbers),
+ * not card numbers, whose pass rate is one; there only cards named as such count. */
+#define NOISE_MIN_CANDIDATES 100
 #define NOISE_MAX_PASS_PERCENT 25
 
 bool vigil_dstream_cards_are_noise(const vigil_dstream *s)

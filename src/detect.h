@@ -149,5 +149,6 @@ void vigil_dstream_sniff(vigil_dstream *s, const uint8_t *head, size_t n, bool e
 /* End the stream: the last triggers are judged; returns 0 or VIGIL_E_ENGINE. */
 int vigil_dstream_end(vigil_dstream *s);
 /* After end: true when the stream's card hits are likely chance (many card-shaped
- * numbers, few passing Luhn), so the caller should drop them. */
+ * numbers, few passing Luhn), so the caller should drop those not named as cards
+ * (confidence below high). */
 bool vigil_dstream_cards_are_noise(const vigil_dstream *s);

@@ -550,13 +550,15 @@ static ssize_t read_full(vigil_reader *r, uint8_t *buf, size_t cap)
 	return (ssize_t)got;
 }
 
-/* Forget the card findings of the stream whose findings start at `from`. */
+/* Forget the card findings of the stream whose findings start at `from`, except those
+ * the validator saw named as cards (high confidence). */
 static void drop_cards(worker *w, size_t from)
 {
 	size_t keep = from;
 
 	for (size_t i = from; i < w->nfound; i++) {
-		if (w->found[i].f.category == VIGIL_CAT_PAYMENT_CARD) {
+		if (w->found[i].f.category == VIGIL_CAT_PAYMENT_CARD &&
+		    w->found[i].f.confidence != VIGIL_CONF_HIGH) {
 			free(w->found[i].member);
 			continue;
 		}

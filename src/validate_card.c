@@ -139,6 +139,45 @@ static bool card_shaped(const group *g, const uint8_t *seps, size_t m)
 	return n >= CARD_MIN && n <= CARD_MAX && grouping_ok(g, m);
 }
 
+/* Whether the line says what the number is, shortly before it ("card", "pan", "visa",
+ * "cc_number", "Kreditkarte", ...). */
+static bool card_keyword_before(const uint8_t *p, size_t start)
+{
+	static const char *const words[] = {
+		"card", "pan",  "credit", "visa",    "master",  "amex",  "maestro", "discover",
+		"diners", "jcb", "unionpay", "payment", "karte", "tarjeta", "carte", "ccn",
+		"cc_",  "cc:",  "cc=",    "cc ",     "cc\"",  "cvv",
+	};
+	char low[CARD_LOOKBEHIND + 1];
+	size_t from = start > CARD_LOOKBEHIND ? start - CARD_LOOKBEHIND : 0, n = 0;
+
+	for (size_t i = start; i > from && p[i - 1] != '\n'; i--)
+		n++;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t ch = p[start - n + i];
+		low[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+	}
+	low[n] = '\0';
+	for (size_t w = 0; w < sizeof(words) / sizeof(*words); w++)
+		if (strstr(low, words[w]) != NULL)
+			return true;
+	return false;
+}
+
+/* Whether an expiry date (MM/YY or MM/YYYY) follows within a separator or two, as in
+ * "4111111111111111,05/26" or "4111 1111 1111 1111 exp 12/2027". */
+static bool expiry_after(const uint8_t *p, size_t len, size_t end)
+{
+	size_t i = end, lim = end + 8 < len ? end + 8 : len;
+
+	while (i < lim && !is_digit(p[i]) && p[i] != '\n')
+		i++;
+	if (i + 5 > len || !is_digit(p[i]) || !is_digit(p[i + 1]) || p[i + 2] != '/' ||
+	    !is_digit(p[i + 3]) || !is_digit(p[i + 4]))
+		return false;
+	return (p[i] == '0' && p[i + 1] != '0') || (p[i] == '1' && p[i + 1] <= '2');
+}
+
 /*
  * Judges groups [a, b) of a run as one card and emits it. seps[i] is the separator
  * between groups i and i+1; a candidate that is not the whole run is cut out of it at
@@ -186,7 +225,12 @@ static verdict judge(vigil_check *c, const group *g, const uint8_t *seps, size_t
 	h.end = end;
 	h.category = VIGIL_CAT_PAYMENT_CARD;
 	h.detector = det;
-	h.confidence = VIGIL_CONF_HIGH;
+	/* Written in a card's grouping, or named on its line: beyond doubt. A bare run of
+	 * digits could be any reference number that passed Luhn by chance. */
+	h.confidence = (m > 1 || card_keyword_before(c->buf, start) ||
+			expiry_after(c->buf, c->len, end))
+			       ? VIGIL_CONF_HIGH
+			       : VIGIL_CONF_MEDIUM;
 	/* PCI DSS 3.4 allows at most the first six and last four digits to be shown. */
 	if (n >= 15)
 		vigil_redact_keep(h.redacted, sizeof(h.redacted), (const char *)c->buf + start,

@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "detect.h"
+#include "vigil/scan.h"
 
 #define MAX_HITS 64
 
@@ -223,6 +225,67 @@ static void test_long_digit_run_is_cheap(void **state)
 	free(b);
 }
 
+static int count_card(void *user, const vigil_finding *f)
+{
+	unsigned *n = user;
+
+	if (f->category == VIGIL_CAT_PAYMENT_CARD)
+		(*n)++;
+	return 0;
+}
+
+/* Scan text with the public scanner; returns the card findings reported. */
+static unsigned cards_in(const char *text, const char *keyfile)
+{
+	vigil_scan_options o;
+	vigil_scanner *sc;
+	unsigned n = 0;
+	vigil_scan_callbacks cb = {.on_finding = count_card, .user = &n};
+
+	vigil_scan_options_default(&o);
+	o.fingerprint_key = keyfile;
+	assert_int_equal(vigil_scanner_new(&o, &sc, NULL, 0), 0);
+	assert_int_equal(vigil_scanner_scan_buffer(sc, "t.json", text, strlen(text), &cb, NULL), 0);
+	vigil_scanner_free(sc);
+	return n;
+}
+
+static void test_numeric_data_drops_chance_cards(void **state)
+{
+	/* 300 random 16-digit references (a tenth pass Luhn by chance) and one real card:
+	 * unnamed, it cannot be told from the chance passes; named ("pan"), it stays. */
+	char keyfile[] = "/tmp/vigil-test-key.XXXXXX";
+	size_t cap = 300 * 64 + 256, len = 0;
+	char *text = malloc(cap);
+	unsigned seed = 42, plain, named;
+	int fd = mkstemp(keyfile);
+	(void)state;
+
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(keyfile); /* the scanner creates it */
+	for (int i = 0; i < 300; i++) {
+		char ref[17];
+		ref[0] = (char)('4' + i % 3);
+		for (int k = 1; k < 16; k++) {
+			seed = seed * 1103515245u + 12345u;
+			ref[k] = (char)('0' + (seed >> 16) % 10);
+		}
+		ref[16] = '\0';
+		len += (size_t)snprintf(text + len, cap - len, "{\"ref\": \"%s\"}\n", ref);
+	}
+	snprintf(text + len, cap - len, "{\"ref\": \"4111111111111111\"}\n");
+	plain = cards_in(text, keyfile);
+	snprintf(text + len, cap - len, "{\"pan\": \"4111111111111111\"}\n");
+	named = cards_in(text, keyfile);
+	assert_int_equal(plain, 0);
+	assert_int_equal(named, 1);
+	/* The same card alone in a file is reported, named or not. */
+	assert_int_equal(cards_in("{\"ref\": \"4111111111111111\"}\n", keyfile), 1);
+	unlink(keyfile);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +296,7 @@ int main(void)
 	    cmocka_unit_test(test_fingerprints),
 	    cmocka_unit_test(test_categories_select_rules),
 	    cmocka_unit_test(test_long_digit_run_is_cheap),
+	    cmocka_unit_test(test_numeric_data_drops_chance_cards),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
