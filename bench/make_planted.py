@@ -658,7 +658,7 @@ def build(root, size_mb, per_kind, seed):
     rng.shuffle(pending)
     seq = 0
     while tree.bytes < target:
-        w, style, d, ext, pool, median = rng.choices(kinds, weights)[0]
+        _, style, d, ext, pool, median = rng.choices(kinds, weights)[0]
         size = int(min(median * math.exp(rng.gauss(0, 1.0)), 12 * median))
         user = users[seq % len(users)]
         rel = f"{d.format(user=user)}/{style}-{seq:05d}{ext}"

@@ -9,7 +9,7 @@
 (?-u)\bxox[abposr]-[0-9A-Za-z]{10}
 (?-u)\b[sr]k_live_[0-9A-Za-z]{24}
 (?-u)\bAIza[0-9A-Za-z_\-]{35}
-(?i-u)\b(?:[a-z0-9]+_)?(?:password|passwd|passwort|passphrase|pwd|pass)["']?\s*(?:=|:|=>|:=)
+(?i-u)\b(?:[a-z0-9]+_)*(?:password|passwd|passwort|passphrase|pwd|pass)["']?\s*(?:=|:|=>|:=)
 (?-u)-----END (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |ANY )?PRIVATE KEY-----
 (?-u)LS0tLS1CRUdJTi|0tLS0tQkVHSU4g|tLS0tLUJFR0lOI
 (?-u)PuTTY-User-Key-File-[23]: 

@@ -13,7 +13,7 @@ rule github_pat { strings: $a = /\bgithub_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}\b/
 rule slack { strings: $a = /\bxox[abposr]-[0-9A-Za-z]{10}/ condition: $a }
 rule stripe { strings: $a = /\b[sr]k_live_[0-9A-Za-z]{24}/ condition: $a }
 rule google { strings: $a = /\bAIza[0-9A-Za-z_\-]{35}/ condition: $a }
-rule password { strings: $a = /\b([a-z0-9]+_)?(password|passwd|passwort|passphrase|pwd|pass)["']?\s*(=|:|=>|:=)/ nocase condition: $a }
+rule password { strings: $a = /\b([a-z0-9]+_)*(password|passwd|passwort|passphrase|pwd|pass)["']?\s*(=|:|=>|:=)/ nocase condition: $a }
 rule pem { strings: $a = /-----END (RSA |EC |DSA |OPENSSH |ENCRYPTED |ANY )?PRIVATE KEY-----/ condition: $a }
 rule pem_base64 { strings: $a = /LS0tLS1CRUdJTi|0tLS0tQkVHSU4g|tLS0tLUJFR0lOI/ condition: $a }
 rule ppk { strings: $a = /PuTTY-User-Key-File-[23]: / condition: $a }

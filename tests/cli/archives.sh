@@ -43,6 +43,14 @@ run timeout 120 "$VIGIL" scan --fingerprint-key "$T/k" "$T/d4"
 expect_rc 0 "bomb"; expect_err 'max-ratio|max-archive-bytes' "limit named"
 [ $(( $(date +%s) - start )) -lt 30 ] || fail "bomb took too long"
 
+# --max-entries: a tar of 50 members with a limit of 10 stops with a warning naming it.
+mkdir -p "$T/d8/m"
+for i in $(seq 50); do echo "line $i" > "$T/d8/m/f$i.txt"; done
+tar cf "$T/d8/many.tar" -C "$T/d8" m && rm -r "$T/d8/m"
+run "$VIGIL" scan --max-entries 10 --fingerprint-key "$T/k" "$T/d8"
+expect_rc 0 "entry limit"; expect_err 'max-entries' "entry limit named"
+expect_out 'Skipped: 1 archive limits' "counted in the summary"
+
 # Corrupt and truncated archives: a warning, and the scan goes on.
 mkdir -p "$T/d5"
 head -c 300 "$T/d/outer.zip" > "$T/d5/truncated.zip"
