@@ -64,6 +64,7 @@ struct vigil_scanner {
 	bool q_closed;
 	unsigned busy_workers;
 	struct timespec last_progress;
+	struct worker *buffer_worker; /* for vigil_scanner_scan_buffer, made on first use */
 };
 
 /* A finding held until its file is done, so a file's findings arrive together. */
@@ -217,10 +218,16 @@ const char *vigil_scanner_notice(const vigil_scanner *s)
 	return s->notice[0] ? s->notice : NULL;
 }
 
+static void worker_fini(struct worker *w);
+
 void vigil_scanner_free(vigil_scanner *s)
 {
 	if (s == NULL)
 		return;
+	if (s->buffer_worker != NULL) {
+		worker_fini(s->buffer_worker);
+		free(s->buffer_worker);
+	}
 	vigil_detector_free(s->det);
 	for (size_t i = 0; i < s->nallow_fp; i++)
 		free(s->allow_fp[i]);
@@ -738,7 +745,7 @@ static int worker_init(worker *w, vigil_scanner *s)
 	return vigil_dstream_new(s->det, &w->ds);
 }
 
-static void worker_fini(worker *w)
+static void worker_fini(struct worker *w)
 {
 	vigil_dstream_free(w->ds);
 	for (size_t i = 0; i < sizeof(w->bufs) / sizeof(*w->bufs); i++) {
@@ -969,27 +976,38 @@ static ssize_t mem_read(vigil_reader *r, void *buf, size_t cap)
 int vigil_scanner_scan_buffer(vigil_scanner *s, const char *name, const void *buf, size_t len,
 			      const vigil_scan_callbacks *cb, vigil_scan_stats *stats)
 {
-	worker w;
 	mem_reader m = {.p = buf, .len = len};
+	worker *w = s->buffer_worker;
 	int r;
 
 	reset_run(s, cb);
-	if ((r = worker_init(&w, s)) != 0) {
-		worker_fini(&w);
-		return r;
+	/* One worker kept for buffer scans: the watch daemon and the fuzzers call this for
+	 * every event or input, and a worker's stream state is large to set up. */
+	if (w == NULL) {
+		if ((w = malloc(sizeof(*w))) == NULL)
+			return VIGIL_E_NOMEM;
+		if ((r = worker_init(w, s)) != 0) {
+			worker_fini(w);
+			free(w);
+			return r;
+		}
+		s->buffer_worker = w;
 	}
+	w->error = 0;
+	w->member_len = 0;
+	if (w->member)
+		w->member[0] = '\0';
 	m.r.read = mem_read;
 	m.r.fd = -1;
 	m.r.size = (int64_t)len;
 	m.r.ctx = &m;
-	w.path = name;
-	w.path_len = strlen(name);
-	budget_reset(&w);
-	if (scan_stream(&w, &m.r, name, 0, VIGIL_CONT_NONE) == 0)
+	w->path = name;
+	w->path_len = strlen(name);
+	budget_reset(w);
+	if (scan_stream(w, &m.r, name, 0, VIGIL_CONT_NONE) == 0)
 		atomic_fetch_add(&s->st.files_scanned, 1);
-	flush_findings(&w);
-	r = w.error;
-	worker_fini(&w);
+	flush_findings(w);
+	r = w->error;
 	if (stats)
 		snapshot(s, stats);
 	return r ? r : atomic_load(&s->cancelled) ? VIGIL_E_CANCELLED : 0;
