@@ -630,6 +630,17 @@ static bool unquoted_value_ok(const uint8_t *v, size_t n)
 		;
 	if (i >= 4 && i < n && strchr("+-*|^", v[i]) != NULL && is_upper(v[0]))
 		return false;
+	/* A short lower-case word with a number at its end is a name in code (pnuint8,
+	 * int64, utf16le's kin), not the mixed secret a config file holds. */
+	for (i = 0; i < n && is_lower(v[i]); i++)
+		;
+	if (i > 0 && n < 12 && n - i <= 3) {
+		size_t k = i;
+		while (k < n && is_digit(v[k]))
+			k++;
+		if (k == n)
+			return false;
+	}
 	return literal_value_ok(v, n);
 }
 

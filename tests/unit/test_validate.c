@@ -1110,6 +1110,7 @@ static const vcase password_cases[] = {
     {"  s:netrw_hup[host].passwd = s:netrw_passwd9", {{0}}},
     {"  LDAP_EXOP_MODIFY_PASSWD           = '1.3.6.1.4.1.4203.1.11.1';", {{0}}},
     {"  Pwd := 'nobody@nowhere.com';", {{0}}},
+    {"  NWAUDIT_PASSWORD = pnuint8;", {{0}}},
     {"  PLM_OWF_PASSWORD = ^LM_OWF_PASSWORD;", {{0}}},
     {"      ACTION_SET_NEW_PASSWORD = 'android.app.action.SET_NEW_PASSWORD';", {{0}}},
     {"  password: ConstCStringPtr ): CBool; external name", {{0}}},
