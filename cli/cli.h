@@ -8,9 +8,9 @@
 #include <stdio.h>
 
 /* Exit statuses (documented in vigil(1)). */
-#define EXIT_CLEAN 0    /* nothing found / no changes */
-#define EXIT_FOUND 1    /* findings / changes */
-#define EXIT_ERROR 2    /* bad arguments or a fatal error */
+#define EXIT_CLEAN 0 /* nothing found / no changes */
+#define EXIT_FOUND 1 /* findings / changes */
+#define EXIT_ERROR 2 /* bad arguments or a fatal error */
 
 int cmd_scan(int argc, char **argv);
 

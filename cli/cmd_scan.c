@@ -13,39 +13,39 @@
 #include "vigil/scan.h"
 
 static const char scan_usage[] =
-	"usage: vigil scan [OPTIONS] [PATH...]\n"
-	"\n"
-	"Find private keys, payment card numbers, IBANs, US Social Security numbers,\n"
-	"cloud credentials and password-protected archives in files, archives and office\n"
-	"documents under each PATH (default: the current directory). Secrets are shown\n"
-	"redacted, never in full.\n"
-	"\n"
-	"Output:\n"
-	"  -f, --format FMT         text (default), json (JSON Lines) or sarif\n"
-	"  -q, --quiet              no summary, no progress line\n"
-	"      --no-progress        no progress line on a terminal\n"
-	"What to look for:\n"
-	"  -c, --category LIST      comma-separated: private_key, payment_card, iban, ssn,\n"
-	"                           credential, encrypted_archive (default: all)\n"
-	"      --allowlist FILE     suppress fingerprints (sha256:...) or path globs listed\n"
-	"      --fingerprint-key F  key for fingerprints (default /etc/vigil/fingerprint.key\n"
-	"                           as root, ~/.config/vigil/fingerprint.key otherwise)\n"
-	"Where to look:\n"
-	"  -j, --jobs N             worker threads (default: number of CPUs)\n"
-	"  -e, --exclude GLOB       skip paths or names matching GLOB (repeatable)\n"
-	"  -x, --one-file-system    do not cross into other file systems\n"
-	"  -L, --follow-symlinks    follow symbolic links (loops are detected)\n"
-	"      --max-file-size SIZE skip files larger than SIZE (default: no limit)\n"
-	"Archives (zip, tar, gzip, bzip2, xz, zstd, lz4, 7z, rar, cpio, iso, ar):\n"
-	"      --no-archives        scan archives as plain bytes, do not open them\n"
-	"      --max-archive-bytes SIZE  bytes expanded from one file, all levels (1G)\n"
-	"      --max-ratio N        expansion ratio of one archive level (250)\n"
-	"      --max-depth N        archives nested within archives (8)\n"
-	"      --max-entries N      members in one file, all levels (100000)\n"
-	"\n"
-	"SIZE takes K, M, G or T suffixes (powers of 1024).\n"
-	"Exit status: 0 nothing found, 1 findings, 2 error (bad arguments, or nothing\n"
-	"could be scanned). Unreadable files are warnings and the scan goes on.\n";
+    "usage: vigil scan [OPTIONS] [PATH...]\n"
+    "\n"
+    "Find private keys, payment card numbers, IBANs, US Social Security numbers,\n"
+    "cloud credentials and password-protected archives in files, archives and office\n"
+    "documents under each PATH (default: the current directory). Secrets are shown\n"
+    "redacted, never in full.\n"
+    "\n"
+    "Output:\n"
+    "  -f, --format FMT         text (default), json (JSON Lines) or sarif\n"
+    "  -q, --quiet              no summary, no progress line\n"
+    "      --no-progress        no progress line on a terminal\n"
+    "What to look for:\n"
+    "  -c, --category LIST      comma-separated: private_key, payment_card, iban, ssn,\n"
+    "                           credential, encrypted_archive (default: all)\n"
+    "      --allowlist FILE     suppress fingerprints (sha256:...) or path globs listed\n"
+    "      --fingerprint-key F  key for fingerprints (default /etc/vigil/fingerprint.key\n"
+    "                           as root, ~/.config/vigil/fingerprint.key otherwise)\n"
+    "Where to look:\n"
+    "  -j, --jobs N             worker threads (default: number of CPUs)\n"
+    "  -e, --exclude GLOB       skip paths or names matching GLOB (repeatable)\n"
+    "  -x, --one-file-system    do not cross into other file systems\n"
+    "  -L, --follow-symlinks    follow symbolic links (loops are detected)\n"
+    "      --max-file-size SIZE skip files larger than SIZE (default: no limit)\n"
+    "Archives (zip, tar, gzip, bzip2, xz, zstd, lz4, 7z, rar, cpio, iso, ar):\n"
+    "      --no-archives        scan archives as plain bytes, do not open them\n"
+    "      --max-archive-bytes SIZE  bytes expanded from one file, all levels (1G)\n"
+    "      --max-ratio N        expansion ratio of one archive level (250)\n"
+    "      --max-depth N        archives nested within archives (8)\n"
+    "      --max-entries N      members in one file, all levels (100000)\n"
+    "\n"
+    "SIZE takes K, M, G or T suffixes (powers of 1024).\n"
+    "Exit status: 0 nothing found, 1 findings, 2 error (bad arguments, or nothing\n"
+    "could be scanned). Unreadable files are warnings and the scan goes on.\n";
 
 enum {
 	OPT_NO_PROGRESS = 256,
@@ -60,29 +60,29 @@ enum {
 };
 
 static const struct option long_opts[] = {
-	{"format", required_argument, NULL, 'f'},
-	{"quiet", no_argument, NULL, 'q'},
-	{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
-	{"category", required_argument, NULL, 'c'},
-	{"allowlist", required_argument, NULL, OPT_ALLOWLIST},
-	{"fingerprint-key", required_argument, NULL, OPT_FP_KEY},
-	{"jobs", required_argument, NULL, 'j'},
-	{"exclude", required_argument, NULL, 'e'},
-	{"one-file-system", no_argument, NULL, 'x'},
-	{"follow-symlinks", no_argument, NULL, 'L'},
-	{"max-file-size", required_argument, NULL, OPT_MAX_FILE_SIZE},
-	{"no-archives", no_argument, NULL, OPT_NO_ARCHIVES},
-	{"max-archive-bytes", required_argument, NULL, OPT_MAX_ARCHIVE_BYTES},
-	{"max-ratio", required_argument, NULL, OPT_MAX_RATIO},
-	{"max-depth", required_argument, NULL, OPT_MAX_DEPTH},
-	{"max-entries", required_argument, NULL, OPT_MAX_ENTRIES},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"format", required_argument, NULL, 'f'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"category", required_argument, NULL, 'c'},
+    {"allowlist", required_argument, NULL, OPT_ALLOWLIST},
+    {"fingerprint-key", required_argument, NULL, OPT_FP_KEY},
+    {"jobs", required_argument, NULL, 'j'},
+    {"exclude", required_argument, NULL, 'e'},
+    {"one-file-system", no_argument, NULL, 'x'},
+    {"follow-symlinks", no_argument, NULL, 'L'},
+    {"max-file-size", required_argument, NULL, OPT_MAX_FILE_SIZE},
+    {"no-archives", no_argument, NULL, OPT_NO_ARCHIVES},
+    {"max-archive-bytes", required_argument, NULL, OPT_MAX_ARCHIVE_BYTES},
+    {"max-ratio", required_argument, NULL, OPT_MAX_RATIO},
+    {"max-depth", required_argument, NULL, OPT_MAX_DEPTH},
+    {"max-entries", required_argument, NULL, OPT_MAX_ENTRIES},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 typedef struct scan_ui {
 	vigil_report *report;
-	bool progress;      /* a progress line is on stderr */
+	bool progress; /* a progress line is on stderr */
 	bool progress_shown;
 	unsigned long warnings;
 	int write_error;
@@ -241,7 +241,8 @@ int cmd_scan(int argc, char **argv)
 			break;
 		case OPT_MAX_FILE_SIZE:
 			if (!cli_parse_size(optarg, &o.max_file_size)) {
-				cli_error("--max-file-size takes a size like 100M, not '%s'", optarg);
+				cli_error("--max-file-size takes a size like 100M, not '%s'",
+					  optarg);
 				goto out;
 			}
 			break;
@@ -250,7 +251,8 @@ int cmd_scan(int argc, char **argv)
 			break;
 		case OPT_MAX_ARCHIVE_BYTES:
 			if (!cli_parse_size(optarg, &o.max_archive_bytes)) {
-				cli_error("--max-archive-bytes takes a size like 1G, not '%s'", optarg);
+				cli_error("--max-archive-bytes takes a size like 1G, not '%s'",
+					  optarg);
 				goto out;
 			}
 			break;
@@ -266,14 +268,16 @@ int cmd_scan(int argc, char **argv)
 		}
 		case OPT_MAX_DEPTH:
 			if (!cli_parse_uint(optarg, 0, 30, &v)) {
-				cli_error("--max-depth takes a number from 0 to 30, not '%s'", optarg);
+				cli_error("--max-depth takes a number from 0 to 30, not '%s'",
+					  optarg);
 				goto out;
 			}
 			o.max_depth = (unsigned)v;
 			break;
 		case OPT_MAX_ENTRIES:
 			if (!cli_parse_uint(optarg, 1, UINT64_MAX, &v)) {
-				cli_error("--max-entries takes a positive number, not '%s'", optarg);
+				cli_error("--max-entries takes a positive number, not '%s'",
+					  optarg);
 				goto out;
 			}
 			o.max_entries = v;

@@ -16,7 +16,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-	{"scan", cmd_scan, "find private keys, card numbers, IBANs, SSNs and credentials"},
+    {"scan", cmd_scan, "find private keys, card numbers, IBANs, SSNs and credentials"},
 };
 
 static void usage(FILE *f)

@@ -12,7 +12,7 @@
 
 typedef enum vigil_container {
 	VIGIL_CONT_NONE = 0,
-	VIGIL_CONT_ZIP,   /* also docx/xlsx/pptx/odt/jar */
+	VIGIL_CONT_ZIP, /* also docx/xlsx/pptx/odt/jar */
 	VIGIL_CONT_TAR,
 	VIGIL_CONT_GZIP,
 	VIGIL_CONT_BZIP2,

@@ -16,8 +16,8 @@
 #define SCAN_CHUNK (64u * 1024u)
 /* Window: what the validators may look back at, plus one block of new data. */
 #define WINDOW_BLOCK (256u * 1024u)
-#define WINDOW_CAP (VIGIL_WINDOW_KEEP + WINDOW_BLOCK)
-#define RECENT_HITS 32
+#define WINDOW_CAP   (VIGIL_WINDOW_KEEP + WINDOW_BLOCK)
+#define RECENT_HITS  32
 
 struct vigil_detector {
 	hs_database_t *db;     /* NULL when no rule is wanted */
@@ -41,17 +41,17 @@ struct vigil_dstream {
 	const vigil_detector *d;
 	hs_scratch_t *scratch;
 	hs_stream_t *hs;
-	uint8_t *win;      /* window: bytes [base, base + len) of the stream */
+	uint8_t *win; /* window: bytes [base, base + len) of the stream */
 	size_t len;
 	uint64_t base;
-	trigger *trig;     /* triggers waiting for their validator */
+	trigger *trig; /* triggers waiting for their validator */
 	size_t ntrig, captrig;
 	uint64_t *skip_until; /* per rule: triggers ending at or before are redundant */
 	uint64_t line_pos;    /* newlines in [0, line_pos) are counted ... */
 	uint64_t line_count;  /* ... here */
 	recent_hit recent[RECENT_HITS];
 	unsigned nrecent;
-	uint8_t *scratchbuf;  /* VIGIL_SCRATCH_SIZE, for normalised secrets */
+	uint8_t *scratchbuf; /* VIGIL_SCRATCH_SIZE, for normalised secrets */
 	vigil_found_fn found;
 	void *user;
 	vigil_tally tally;
@@ -76,8 +76,8 @@ void vigil_detector_fingerprint(const vigil_detector *d, const void *p, size_t n
 	out[7 + 64] = '\0';
 }
 
-int vigil_detector_new(unsigned categories, const uint8_t key[32], vigil_detector **out,
-		       char *err, size_t errlen)
+int vigil_detector_new(unsigned categories, const uint8_t key[32], vigil_detector **out, char *err,
+		       size_t errlen)
 {
 	vigil_detector *d = NULL;
 	const char **exprs = NULL;
@@ -320,8 +320,8 @@ static void judge(vigil_dstream *s)
 	s->ntrig = keep;
 }
 
-static int on_match(unsigned id, unsigned long long from, unsigned long long to,
-		    unsigned flags, void *ctx)
+static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+		    void *ctx)
 {
 	vigil_dstream *s = ctx;
 	unsigned rule = s->d->rule_of[id];
@@ -351,8 +351,8 @@ static void slide(vigil_dstream *s)
 	uint64_t new_base = s->base + drop;
 
 	if (s->line_pos < new_base) {
-		s->line_count += count_newlines(s->win + (s->line_pos - s->base),
-						new_base - s->line_pos);
+		s->line_count +=
+		    count_newlines(s->win + (s->line_pos - s->base), new_base - s->line_pos);
 		s->line_pos = new_base;
 	}
 	memmove(s->win, s->win + drop, VIGIL_WINDOW_KEEP);
@@ -373,9 +373,9 @@ int vigil_dstream_feed(vigil_dstream *s, const uint8_t *p, size_t n)
 		if (k > n)
 			k = n;
 		memcpy(s->win + s->len, p, k);
-		if (s->hs != NULL && hs_scan_stream(s->hs, (const char *)s->win + s->len,
-						    (unsigned)k, 0, s->scratch, on_match,
-						    s) != HS_SUCCESS)
+		if (s->hs != NULL &&
+		    hs_scan_stream(s->hs, (const char *)s->win + s->len, (unsigned)k, 0, s->scratch,
+				   on_match, s) != HS_SUCCESS)
 			s->failed = true;
 		s->len += k;
 		p += k;
@@ -390,7 +390,7 @@ int vigil_dstream_feed(vigil_dstream *s, const uint8_t *p, size_t n)
 /* Chance passes Luhn one time in ten: with at least this many candidates, a pass rate
  * under a quarter means numeric data (stroke tables, catalog dumps, reference numbers),
  * not card numbers, whose pass rate is one; there only cards named as such count. */
-#define NOISE_MIN_CANDIDATES 100
+#define NOISE_MIN_CANDIDATES   100
 #define NOISE_MAX_PASS_PERCENT 25
 
 bool vigil_dstream_cards_are_noise(const vigil_dstream *s)
@@ -398,14 +398,14 @@ bool vigil_dstream_cards_are_noise(const vigil_dstream *s)
 	const vigil_tally *t = &s->tally;
 
 	return t->card_candidates >= NOISE_MIN_CANDIDATES &&
-	       (uint64_t)t->card_luhn_ok * 100 < (uint64_t)t->card_candidates * NOISE_MAX_PASS_PERCENT;
+	       (uint64_t)t->card_luhn_ok * 100 <
+		   (uint64_t)t->card_candidates * NOISE_MAX_PASS_PERCENT;
 }
 
 int vigil_dstream_end(vigil_dstream *s)
 {
 	/* Resetting reports matches anchored at the end of the data (`\b`, `$`). */
-	if (s->hs != NULL &&
-	    hs_reset_stream(s->hs, 0, s->scratch, on_match, s) != HS_SUCCESS)
+	if (s->hs != NULL && hs_reset_stream(s->hs, 0, s->scratch, on_match, s) != HS_SUCCESS)
 		s->failed = true;
 	s->eof = true;
 	judge(s);

@@ -18,13 +18,13 @@
  * patterns are compiled without start-of-match, so the validator finds the start itself.
  */
 typedef struct vigil_hit {
-	size_t start, end;              /* extent of the secret in the window */
+	size_t start, end; /* extent of the secret in the window */
 	vigil_category category;
-	const char *detector;           /* static string: "card.visa", "pem.rsa", ... */
+	const char *detector; /* static string: "card.visa", "pem.rsa", ... */
 	vigil_confidence confidence;
 	char redacted[VIGIL_REDACTED_MAX];
-	const uint8_t *norm;            /* normalised secret, for the fingerprint: usually */
-	size_t norm_len;                /* the check's scratch; the engine wipes it after */
+	const uint8_t *norm; /* normalised secret, for the fingerprint: usually */
+	size_t norm_len;     /* the check's scratch; the engine wipes it after */
 } vigil_hit;
 
 /* Per-stream counts a validator may keep (through vigil_check.tally) so the engine can
@@ -41,12 +41,12 @@ struct vigil_check {
 	size_t len;
 	size_t end;
 	bool eof;
-	uint8_t *scratch;               /* VIGIL_SCRATCH_SIZE bytes for normalised secrets */
+	uint8_t *scratch; /* VIGIL_SCRATCH_SIZE bytes for normalised secrets */
 	/* Report a hit. May be called more than once per trigger. The hit (and its norm
 	 * bytes) are copied or digested before it returns. */
 	void (*emit)(vigil_check *c, const vigil_hit *h);
-	void *engine;                   /* the engine's own state; validators leave it alone */
-	vigil_tally *tally;             /* the stream's counts; may be NULL */
+	void *engine;       /* the engine's own state; validators leave it alone */
+	vigil_tally *tally; /* the stream's counts; may be NULL */
 };
 
 #define VIGIL_SCRATCH_SIZE (64u * 1024u)
@@ -79,20 +79,20 @@ extern const size_t vigil_rules_count;
 #define VIGIL_MAX_AFTER (24u * 1024u)
 
 /* ---- validators (validate_*.c) ---- */
-size_t vigil_validate_card(vigil_check *c);      /* trigger: 12 digits, optional [ -] */
-size_t vigil_validate_iban(vigil_check *c);      /* trigger: CC dd ?XXXX */
-size_t vigil_validate_ssn(vigil_check *c);       /* trigger: ddd-dd-dddd */
+size_t vigil_validate_card(vigil_check *c);        /* trigger: 12 digits, optional [ -] */
+size_t vigil_validate_iban(vigil_check *c);        /* trigger: CC dd ?XXXX */
+size_t vigil_validate_ssn(vigil_check *c);         /* trigger: ddd-dd-dddd */
 size_t vigil_validate_ssn_keyword(vigil_check *c); /* trigger: "ssn", "social security" */
 size_t vigil_validate_aws_key_id(vigil_check *c);  /* trigger: AKIA... 20 chars */
 size_t vigil_validate_aws_secret(vigil_check *c);  /* trigger: aws_secret_access_key = X{40} */
-size_t vigil_validate_github(vigil_check *c);    /* trigger: gh?_ + 36, github_pat_... */
-size_t vigil_validate_slack(vigil_check *c);     /* trigger: xox?- + 10 */
-size_t vigil_validate_stripe(vigil_check *c);    /* trigger: sk_live_ + 24 */
-size_t vigil_validate_google(vigil_check *c);    /* trigger: AIza + 35 */
-size_t vigil_validate_password(vigil_check *c);  /* trigger: password = / password: */
-size_t vigil_validate_pem(vigil_check *c);       /* trigger: -----END ... PRIVATE KEY----- */
-size_t vigil_validate_pem_base64(vigil_check *c); /* trigger: base64 of "-----BEGIN " */
-size_t vigil_validate_ppk(vigil_check *c);       /* trigger: PuTTY-User-Key-File-N: */
+size_t vigil_validate_github(vigil_check *c);      /* trigger: gh?_ + 36, github_pat_... */
+size_t vigil_validate_slack(vigil_check *c);       /* trigger: xox?- + 10 */
+size_t vigil_validate_stripe(vigil_check *c);      /* trigger: sk_live_ + 24 */
+size_t vigil_validate_google(vigil_check *c);      /* trigger: AIza + 35 */
+size_t vigil_validate_password(vigil_check *c);    /* trigger: password = / password: */
+size_t vigil_validate_pem(vigil_check *c);         /* trigger: -----END ... PRIVATE KEY----- */
+size_t vigil_validate_pem_base64(vigil_check *c);  /* trigger: base64 of "-----BEGIN " */
+size_t vigil_validate_ppk(vigil_check *c);         /* trigger: PuTTY-User-Key-File-N: */
 
 /*
  * Head-of-stream detectors: binary key containers recognised by their structure at the
@@ -103,7 +103,7 @@ void vigil_sniff_keystore(vigil_check *c);
 
 /* Low-level checks, exported for tests and fuzzing. */
 bool vigil_luhn_ok(const char *digits, size_t n);
-bool vigil_iban_ok(const char *iban, size_t n);  /* compact, upper case */
+bool vigil_iban_ok(const char *iban, size_t n); /* compact, upper case */
 /* Validates a PEM block (BEGIN line through END line, possibly with JSON-escaped
  * newlines). On success returns true, sets *detector and writes the DER body to
  * out (at most cap bytes) with its length in *out_len. */
@@ -113,8 +113,7 @@ bool vigil_pem_private_key(const uint8_t *p, size_t n, const char **detector, ui
 /* ---- redaction helpers (finding.c) ---- */
 /* Copies s[0,n) into dst keeping the first `head` and last `tail` characters and
  * replacing the rest by '*' (separators kept), always NUL-terminated. */
-void vigil_redact_keep(char *dst, size_t dstsz, const char *s, size_t n, size_t head,
-		       size_t tail);
+void vigil_redact_keep(char *dst, size_t dstsz, const char *s, size_t n, size_t head, size_t tail);
 
 #endif
 
@@ -130,8 +129,8 @@ typedef void (*vigil_found_fn)(void *user, const vigil_hit *h, uint64_t offset, 
 
 /* Compile the rules of the categories in the bit set `categories` (0 = all). `key`
  * (32 bytes) keys the fingerprints. */
-int vigil_detector_new(unsigned categories, const uint8_t key[32], vigil_detector **out,
-		       char *err, size_t errlen);
+int vigil_detector_new(unsigned categories, const uint8_t key[32], vigil_detector **out, char *err,
+		       size_t errlen);
 void vigil_detector_free(vigil_detector *d);
 /* Keyed fingerprint of bytes: "sha256:" + hex of HMAC-SHA-256(key, p). */
 void vigil_detector_fingerprint(const vigil_detector *d, const void *p, size_t n,

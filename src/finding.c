@@ -6,7 +6,7 @@
 #include "vigil/finding.h"
 
 static const char *const category_names[VIGIL_CAT_COUNT] = {
-	"private_key", "payment_card", "iban", "ssn", "credential", "encrypted_archive",
+    "private_key", "payment_card", "iban", "ssn", "credential", "encrypted_archive",
 };
 
 const char *vigil_category_name(vigil_category c)
@@ -37,8 +37,7 @@ const char *vigil_confidence_name(vigil_confidence c)
 	}
 }
 
-void vigil_redact_keep(char *dst, size_t dstsz, const char *s, size_t n, size_t head,
-		       size_t tail)
+void vigil_redact_keep(char *dst, size_t dstsz, const char *s, size_t n, size_t head, size_t tail)
 {
 	size_t shown = 0, total = 0, o = 0;
 

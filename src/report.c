@@ -11,7 +11,7 @@ struct vigil_report {
 	FILE *out;
 	bool color;
 	unsigned long nresults;
-	char *last_path;   /* text: the group being written */
+	char *last_path; /* text: the group being written */
 	char *last_member;
 };
 
@@ -30,9 +30,10 @@ int vigil_format_parse(const char *name, vigil_format *out)
 
 static void sarif_head(FILE *f)
 {
-	fprintf(f, "{\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\","
-		   "\"version\":\"2.1.0\",\"runs\":[{\"tool\":{\"driver\":{\"name\":\"vigil\","
-		   "\"version\":\"%s\",\"rules\":[",
+	fprintf(f,
+		"{\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\","
+		"\"version\":\"2.1.0\",\"runs\":[{\"tool\":{\"driver\":{\"name\":\"vigil\","
+		"\"version\":\"%s\",\"rules\":[",
 		vigil_version());
 	for (int c = 0; c < VIGIL_CAT_COUNT; c++)
 		fprintf(f, "%s{\"id\":\"%s\",\"shortDescription\":{\"text\":\"%s found\"}}",
@@ -218,8 +219,8 @@ static void human_bytes(char *buf, size_t n, double b)
 void vigil_report_summary(FILE *f, const vigil_scan_stats *s, double seconds)
 {
 	static const char *const skip_names[VIGIL_SKIP_COUNT] = {
-		"unreadable", "vanished", "too large", "special files", "archive limits",
-		"corrupt archives", "symlink loops"};
+	    "unreadable",     "vanished",         "too large",    "special files",
+	    "archive limits", "corrupt archives", "symlink loops"};
 	char rd[32], ex[32], rate[32];
 	uint64_t total = 0, skipped = 0;
 
@@ -249,14 +250,15 @@ void vigil_report_summary(FILE *f, const vigil_scan_stats *s, double seconds)
 		for (int k = 0; k < VIGIL_SKIP_COUNT; k++) {
 			if (!s->skipped[k])
 				continue;
-			fprintf(f, "%s %llu %s", first ? "" : ",", (unsigned long long)s->skipped[k],
-				skip_names[k]);
+			fprintf(f, "%s %llu %s", first ? "" : ",",
+				(unsigned long long)s->skipped[k], skip_names[k]);
 			first = false;
 		}
 		putc('\n', f);
 	}
 	if (s->suppressed)
-		fprintf(f, "Suppressed by the allowlist: %llu\n", (unsigned long long)s->suppressed);
+		fprintf(f, "Suppressed by the allowlist: %llu\n",
+			(unsigned long long)s->suppressed);
 }
 
 int vigil_report_finish(vigil_report *r, const vigil_scan_stats *s, double seconds)

@@ -23,13 +23,13 @@
 #include "vigil/scan.h"
 #include "walk.h"
 
-#define BLOCK_SIZE (256u * 1024u) /* read size; also the head used to sniff a stream */
-#define QUEUE_CAP 256u            /* open files waiting for a worker */
-#define PROGRESS_NS 200000000ll   /* five progress reports a second */
+#define BLOCK_SIZE  (256u * 1024u) /* read size; also the head used to sniff a stream */
+#define QUEUE_CAP   256u           /* open files waiting for a worker */
+#define PROGRESS_NS 200000000ll    /* five progress reports a second */
 
 typedef struct atomic_stats {
 	_Atomic uint64_t files_scanned, bytes_scanned, bytes_expanded, archives_opened,
-		members_scanned, suppressed, dirs_walked;
+	    members_scanned, suppressed, dirs_walked;
 	_Atomic uint64_t findings[VIGIL_CAT_COUNT];
 	_Atomic uint64_t skipped[VIGIL_SKIP_COUNT];
 } atomic_stats;
@@ -46,7 +46,7 @@ struct vigil_scanner {
 	vigil_scan_options opts;
 	unsigned categories;
 	vigil_detector *det;
-	char **allow_fp;   /* sorted fingerprints */
+	char **allow_fp; /* sorted fingerprints */
 	size_t nallow_fp;
 	char **allow_glob; /* path globs */
 	size_t nallow_glob;
@@ -80,21 +80,21 @@ typedef struct worker {
 	uint8_t *bufs[32]; /* one block per nesting level, allocated on first use */
 	const char *path;  /* the file on disk being scanned */
 	size_t path_len;
-	char *member;      /* "a.zip!/b.tar!/c.txt" for the current level */
+	char *member; /* "a.zip!/b.tar!/c.txt" for the current level */
 	size_t member_len, member_cap;
 	vigil_archive_budget budget;
 	pending *found;
 	size_t nfound, capfound;
-	int error;         /* first fatal error (out of memory) */
+	int error; /* first fatal error (out of memory) */
 } worker;
 
 /* State of one stream (file or member) while it is scanned. */
 typedef struct stream_ctx {
 	worker *w;
 	unsigned depth;
-	vigil_container parent;   /* container this stream is a member of */
-	const char *name;         /* its name (member name, or the path) */
-	const uint8_t *head;      /* its first bytes, for the encrypted-archive fingerprint */
+	vigil_container parent; /* container this stream is a member of */
+	const char *name;       /* its name (member name, or the path) */
+	const uint8_t *head;    /* its first bytes, for the encrypted-archive fingerprint */
 	size_t head_len;
 	vigil_encoding enc;
 	vigil_utf16 u16;
@@ -168,7 +168,7 @@ static void load_fingerprint_key(vigil_scanner *s, uint8_t key[32])
 			file = "/etc/vigil/fingerprint.key";
 		else if (home != NULL &&
 			 snprintf(path, sizeof(path), "%s/.config/vigil/fingerprint.key", home) <
-				 (int)sizeof(path))
+			     (int)sizeof(path))
 			file = path;
 	}
 	if (file != NULL && (read_key(file, key) == 0 || create_key(file, key) == 0))
@@ -180,8 +180,7 @@ static void load_fingerprint_key(vigil_scanner *s, uint8_t key[32])
 		 file ? file : "(no HOME)");
 }
 
-int vigil_scanner_new(const vigil_scan_options *opts, vigil_scanner **out, char *err,
-		      size_t errlen)
+int vigil_scanner_new(const vigil_scan_options *opts, vigil_scanner **out, char *err, size_t errlen)
 {
 	vigil_scanner *s;
 	uint8_t key[32];
@@ -285,10 +284,11 @@ int vigil_scanner_load_allowlist(vigil_scanner *s, const char *file, char *err, 
 		if (strncmp(p, "sha256:", 7) == 0) {
 			if (e - p != 71 || strspn(p + 7, "0123456789abcdef") < 64) {
 				if (err)
-					snprintf(err, errlen,
-						 "%s:%u: a fingerprint is sha256: and 64 lower-case "
-						 "hex digits",
-						 file, lineno);
+					snprintf(
+					    err, errlen,
+					    "%s:%u: a fingerprint is sha256: and 64 lower-case "
+					    "hex digits",
+					    file, lineno);
 				r = VIGIL_E_FORMAT;
 				break;
 			}
@@ -319,7 +319,7 @@ static bool allowed(const vigil_scanner *s, const char *path, const char *member
 		if (member != NULL) {
 			char full[8192];
 			if (snprintf(full, sizeof(full), "%s!/%s", path, member) <
-				    (int)sizeof(full) &&
+				(int)sizeof(full) &&
 			    fnmatch(s->allow_glob[i], full, 0) == 0)
 				return true;
 		}
@@ -330,7 +330,7 @@ static bool allowed(const vigil_scanner *s, const char *path, const char *member
 /* ---- reporting from workers ---- */
 
 static void warn(vigil_scanner *s, const char *path, const char *member, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static void warn(vigil_scanner *s, const char *path, const char *member, const char *fmt, ...)
 {
@@ -347,9 +347,9 @@ static void warn(vigil_scanner *s, const char *path, const char *member, const c
 	pthread_mutex_unlock(&s->cb_lock);
 }
 
-static void add_finding(worker *w, vigil_category cat, const char *detector,
-			vigil_confidence conf, const char *redacted, uint64_t offset,
-			uint64_t line, const char *fingerprint)
+static void add_finding(worker *w, vigil_category cat, const char *detector, vigil_confidence conf,
+			const char *redacted, uint64_t offset, uint64_t line,
+			const char *fingerprint)
 {
 	vigil_scanner *s = w->s;
 	const char *member = w->member_len ? w->member : NULL;
@@ -647,7 +647,8 @@ static int scan_stream(worker *w, vigil_reader *r, const char *name, unsigned de
 	if (r_ == 0 && c.is_xml)
 		r_ = vigil_xmltext_finish(&c.xml, sink_detect, &c);
 	if (vigil_dstream_end(w->ds) != 0 || r_ != 0) {
-		warn(s, w->path, member, "pattern engine failed on this %s", depth ? "member" : "file");
+		warn(s, w->path, member, "pattern engine failed on this %s",
+		     depth ? "member" : "file");
 		return 0;
 	}
 	if (vigil_dstream_cards_are_noise(w->ds))
@@ -783,8 +784,8 @@ static void maybe_progress(vigil_scanner *s, const char *current, bool force)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (!force && (now.tv_sec - s->last_progress.tv_sec) * 1000000000ll +
-				      (now.tv_nsec - s->last_progress.tv_nsec) <
-			      PROGRESS_NS)
+			      (now.tv_nsec - s->last_progress.tv_nsec) <
+			  PROGRESS_NS)
 		return;
 	s->last_progress = now;
 	snapshot(s, &st);
@@ -896,10 +897,10 @@ int vigil_scanner_scan_paths(vigil_scanner *s, const char *const *paths, size_t 
 	}
 	for (size_t i = 0; r == 0 && i < npaths; i++) {
 		vigil_walk_options wo = {
-			.one_file_system = s->opts.one_file_system,
-			.follow_symlinks = s->opts.follow_symlinks,
-			.excludes = s->opts.excludes,
-			.skip_pseudo = strcmp(paths[i], "/") == 0,
+		    .one_file_system = s->opts.one_file_system,
+		    .follow_symlinks = s->opts.follow_symlinks,
+		    .excludes = s->opts.excludes,
+		    .skip_pseudo = strcmp(paths[i], "/") == 0,
 		};
 		vigil_walk_callbacks wcb = {walk_on_file, walk_on_skip, walk_on_dir, s};
 		int w = vigil_walk(paths[i], &wo, &wcb);
@@ -907,9 +908,10 @@ int vigil_scanner_scan_paths(vigil_scanner *s, const char *const *paths, size_t 
 		if (w == VIGIL_E_SYSTEM) {
 			walk_errno = errno;
 			walk_failures++;
-			atomic_fetch_add(&s->st.skipped[walk_errno == ENOENT ? VIGIL_SKIP_VANISHED
-									 : VIGIL_SKIP_UNREADABLE],
-					 1);
+			atomic_fetch_add(
+			    &s->st.skipped[walk_errno == ENOENT ? VIGIL_SKIP_VANISHED
+								: VIGIL_SKIP_UNREADABLE],
+			    1);
 			warn(s, paths[i], NULL, "cannot scan: %s", strerror(walk_errno));
 		} else if (w != 0) {
 			r = w;

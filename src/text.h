@@ -26,9 +26,9 @@ vigil_encoding vigil_text_sniff(const uint8_t *p, size_t n, size_t *bom_len);
  * between calls. Invalid units become U+FFFD. */
 typedef struct vigil_utf16 {
 	bool big_endian;
-	uint8_t carry;      /* a leftover odd byte */
+	uint8_t carry; /* a leftover odd byte */
 	bool has_carry;
-	uint16_t high;      /* a pending high surrogate, or 0 */
+	uint16_t high; /* a pending high surrogate, or 0 */
 } vigil_utf16;
 
 void vigil_utf16_init(vigil_utf16 *d, bool big_endian);
@@ -41,10 +41,10 @@ int vigil_utf16_finish(vigil_utf16 *d, vigil_sink_fn sink, void *user);
  * &apos; and numeric references are decoded. Tags are bounded: a tag longer than
  * 4 KiB is dropped without keeping it. */
 typedef struct vigil_xmltext {
-	int state;          /* implementation's */
-	char tag[64];       /* start of the current tag name */
+	int state;    /* implementation's */
+	char tag[64]; /* start of the current tag name */
 	size_t tag_len;
-	char ent[16];       /* an entity being read */
+	char ent[16]; /* an entity being read */
 	size_t ent_len;
 	size_t tag_bytes;
 } vigil_xmltext;

@@ -144,9 +144,9 @@ static bool card_shaped(const group *g, const uint8_t *seps, size_t m)
 static bool card_keyword_before(const uint8_t *p, size_t start)
 {
 	static const char *const words[] = {
-		"card", "pan",  "credit", "visa",    "master",  "amex",  "maestro", "discover",
-		"diners", "jcb", "unionpay", "payment", "karte", "tarjeta", "carte", "ccn",
-		"cc_",  "cc:",  "cc=",    "cc ",     "cc\"",  "cvv",
+	    "card",   "pan", "credit",   "visa",    "master", "amex",    "maestro", "discover",
+	    "diners", "jcb", "unionpay", "payment", "karte",  "tarjeta", "carte",   "ccn",
+	    "cc_",    "cc:", "cc=",      "cc ",     "cc\"",   "cvv",
 	};
 	char low[CARD_LOOKBEHIND + 1];
 	size_t from = start > CARD_LOOKBEHIND ? start - CARD_LOOKBEHIND : 0, n = 0;
@@ -227,10 +227,10 @@ static verdict judge(vigil_check *c, const group *g, const uint8_t *seps, size_t
 	h.detector = det;
 	/* Written in a card's grouping, or named on its line: beyond doubt. A bare run of
 	 * digits could be any reference number that passed Luhn by chance. */
-	h.confidence = (m > 1 || card_keyword_before(c->buf, start) ||
-			expiry_after(c->buf, c->len, end))
-			       ? VIGIL_CONF_HIGH
-			       : VIGIL_CONF_MEDIUM;
+	h.confidence =
+	    (m > 1 || card_keyword_before(c->buf, start) || expiry_after(c->buf, c->len, end))
+		? VIGIL_CONF_HIGH
+		: VIGIL_CONF_MEDIUM;
 	/* PCI DSS 3.4 allows at most the first six and last four digits to be shown. */
 	if (n >= 15)
 		vigil_redact_keep(h.redacted, sizeof(h.redacted), (const char *)c->buf + start,

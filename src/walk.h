@@ -11,7 +11,7 @@
 #include "vigil/scan.h"
 
 typedef struct vigil_walk_entry {
-	const char *path;      /* full path as walked (root + names); may exceed PATH_MAX */
+	const char *path; /* full path as walked (root + names); may exceed PATH_MAX */
 	size_t path_len;
 	int dirfd;             /* the parent directory, open during the callback only */
 	const char *name;      /* base name, for openat(dirfd, name) */
@@ -33,7 +33,7 @@ typedef struct vigil_walk_options {
 	bool one_file_system;
 	bool follow_symlinks;
 	const char *const *excludes; /* NULL-terminated fnmatch globs, matched against the
-	                              * full path and the base name; may be NULL */
+				      * full path and the base name; may be NULL */
 	bool skip_pseudo;            /* skip /proc, /sys, /dev and /run (set when walking /) */
 } vigil_walk_options;
 

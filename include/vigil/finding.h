@@ -29,7 +29,7 @@ typedef enum vigil_confidence {
 	VIGIL_CONF_HIGH
 } vigil_confidence;
 
-#define VIGIL_REDACTED_MAX 96
+#define VIGIL_REDACTED_MAX    96
 #define VIGIL_FINGERPRINT_MAX 72 /* "sha256:" + 64 hex + NUL */
 
 /*
@@ -39,13 +39,13 @@ typedef enum vigil_confidence {
  * keyed digest of the normalised secret.
  */
 typedef struct vigil_finding {
-	const char *path;       /* the file on disk, bytes as found (may be invalid UTF-8) */
-	size_t path_len;        /* length of path: names may contain any byte but NUL */
-	const char *member;     /* path inside archives, levels joined by "!/"; NULL if none */
+	const char *path;   /* the file on disk, bytes as found (may be invalid UTF-8) */
+	size_t path_len;    /* length of path: names may contain any byte but NUL */
+	const char *member; /* path inside archives, levels joined by "!/"; NULL if none */
 	vigil_category category;
-	const char *detector;   /* e.g. "pem.rsa", "card.visa", "iban.DE", "aws.access_key" */
-	uint64_t line;          /* 1-based line of the start in the scanned text; 0 if unknown */
-	uint64_t offset;        /* byte offset of the start in the scanned (decoded) stream */
+	const char *detector; /* e.g. "pem.rsa", "card.visa", "iban.DE", "aws.access_key" */
+	uint64_t line;        /* 1-based line of the start in the scanned text; 0 if unknown */
+	uint64_t offset;      /* byte offset of the start in the scanned (decoded) stream */
 	vigil_confidence confidence;
 	char redacted[VIGIL_REDACTED_MAX];
 	char fingerprint[VIGIL_FINGERPRINT_MAX];

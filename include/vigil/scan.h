@@ -29,18 +29,18 @@ typedef enum vigil_skip {
 } vigil_skip;
 
 typedef struct vigil_scan_options {
-	unsigned jobs;              /* worker threads; 0 = number of online CPUs */
-	unsigned categories;        /* bit set of (1u << vigil_category); 0 = all */
-	uint64_t max_file_size;     /* bytes; 0 = no limit */
-	bool scan_archives;         /* open archives and compressed streams */
-	bool one_file_system;       /* do not cross mount points */
-	bool follow_symlinks;       /* follow symbolic links (loops are detected) */
-	uint64_t max_archive_bytes; /* bytes expanded from one file, all levels; 0 = no limit */
-	double max_ratio;           /* expanded/compressed per archive level; 0 = no limit */
-	unsigned max_depth;         /* nesting depth of archives */
-	uint64_t max_entries;       /* members in one file, all levels; 0 = no limit */
+	unsigned jobs;               /* worker threads; 0 = number of online CPUs */
+	unsigned categories;         /* bit set of (1u << vigil_category); 0 = all */
+	uint64_t max_file_size;      /* bytes; 0 = no limit */
+	bool scan_archives;          /* open archives and compressed streams */
+	bool one_file_system;        /* do not cross mount points */
+	bool follow_symlinks;        /* follow symbolic links (loops are detected) */
+	uint64_t max_archive_bytes;  /* bytes expanded from one file, all levels; 0 = no limit */
+	double max_ratio;            /* expanded/compressed per archive level; 0 = no limit */
+	unsigned max_depth;          /* nesting depth of archives */
+	uint64_t max_entries;        /* members in one file, all levels; 0 = no limit */
 	const char *const *excludes; /* NULL-terminated globs matched against the path and
-	                              * its base name; borrowed for the scanner's life */
+				      * its base name; borrowed for the scanner's life */
 	const char *fingerprint_key; /* file holding the fingerprint key; NULL = default */
 } vigil_scan_options;
 
@@ -54,7 +54,7 @@ typedef struct vigil_scan_stats {
 	uint64_t archives_opened; /* containers and compressed streams opened, all levels */
 	uint64_t members_scanned; /* archive members scanned */
 	uint64_t findings[VIGIL_CAT_COUNT];
-	uint64_t suppressed;      /* findings dropped by the allowlist */
+	uint64_t suppressed; /* findings dropped by the allowlist */
 	uint64_t skipped[VIGIL_SKIP_COUNT];
 	uint64_t dirs_walked;
 } vigil_scan_stats;

@@ -141,7 +141,7 @@ static void test_rule_table(void **state)
 
 /* ---- table runner ---- */
 
-#define C_MED (1 + VIGIL_CONF_MEDIUM)
+#define C_MED  (1 + VIGIL_CONF_MEDIUM)
 #define C_HIGH (1 + VIGIL_CONF_HIGH)
 
 typedef struct vexp {
@@ -464,8 +464,10 @@ static const vcase card_cases[] = {
     {"amex 3782 822463 10005",
      {{"card.amex", "3782 822463 10005", "3782 82**** *0005", "378282246310005", C_HIGH}}},
     {"amex 3782-822463-10005 x", {{"card.amex", "3782-822463-10005", NULL, NULL, C_HIGH}}},
-    {"diners 3056 930902 5904", {{"card.diners", "3056 930902 5904", "3056 ****** **04", NULL, C_HIGH}}},
-    {"visa 4222 2222 2222 2", {{"card.visa", "4222 2222 2222 2", "4222 **** ***2 2", NULL, C_HIGH}}},
+    {"diners 3056 930902 5904",
+     {{"card.diners", "3056 930902 5904", "3056 ****** **04", NULL, C_HIGH}}},
+    {"visa 4222 2222 2222 2",
+     {{"card.visa", "4222 2222 2222 2", "4222 **** ***2 2", NULL, C_HIGH}}},
     {"6011 1111 1111 1117",
      {{"card.discover", "6011 1111 1111 1117", "6011 11** **** 1117", NULL, C_HIGH}}},
     {"maestro 5018 5577 6552", {{"card.maestro", "5018 5577 6552", NULL, NULL, C_HIGH}}},
@@ -475,7 +477,8 @@ static const vcase card_cases[] = {
     {"<td>5105105105105100</td>", {{"card.mastercard", "5105105105105100", NULL, NULL, 0}}},
     {"card 4111111111111111 123", {{"card.visa", "4111111111111111", NULL, NULL, C_HIGH}}},
     {"card 4111111111111111 12/25", {{"card.visa", "4111111111111111", NULL, NULL, C_HIGH}}},
-    {"card 4111 1111 1111 1111 (exp 12/25)", {{"card.visa", "4111 1111 1111 1111", NULL, NULL, C_HIGH}}},
+    {"card 4111 1111 1111 1111 (exp 12/25)",
+     {{"card.visa", "4111 1111 1111 1111", NULL, NULL, C_HIGH}}},
     {"card 6759 3383 4904 8581 995 declined", {{0}}},
     /* Seen on a Debian system's /usr/share: numeric tables and code-point lists. */
     {"insert ( 4392 '+' 11 10 b f f 4537 4537 4537 4392 0 4270 - - )", {{0}}},
