@@ -25,6 +25,7 @@
 
 #define BLOCK_SIZE  (256u * 1024u) /* read size; also the head used to sniff a stream */
 #define QUEUE_CAP   256u           /* open files waiting for a worker */
+#define QUEUE_BATCH 16u            /* files queued before idle workers are woken */
 #define PROGRESS_NS 200000000ll    /* five progress reports a second */
 
 typedef struct atomic_stats {
@@ -830,7 +831,10 @@ static int walk_on_file(void *user, const vigil_walk_entry *e)
 		pthread_cond_wait(&s->q_not_full, &s->q_lock);
 	s->queue[(s->q_head + s->q_len) % QUEUE_CAP] = j;
 	s->q_len++;
-	pthread_cond_signal(&s->q_not_empty);
+	/* Idle workers are woken a batch at a time (and at each directory, and at the end),
+	 * not once per small file: each wake-up is a futex round trip. */
+	if (s->q_len % QUEUE_BATCH == 0)
+		pthread_cond_broadcast(&s->q_not_empty);
 	pthread_mutex_unlock(&s->q_lock);
 	return 0;
 }
@@ -858,6 +862,10 @@ static void walk_on_dir(void *user, const char *path)
 
 	atomic_fetch_add(&s->st.dirs_walked, 1);
 	maybe_progress(s, path, false);
+	pthread_mutex_lock(&s->q_lock);
+	if (s->q_len > 0)
+		pthread_cond_broadcast(&s->q_not_empty);
+	pthread_mutex_unlock(&s->q_lock);
 }
 
 static void reset_run(vigil_scanner *s, const vigil_scan_callbacks *cb)
