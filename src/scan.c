@@ -93,9 +93,7 @@ typedef struct worker {
 typedef struct stream_ctx {
 	worker *w;
 	unsigned depth;
-	vigil_container parent; /* container this stream is a member of */
-	const char *name;       /* its name (member name, or the path) */
-	const uint8_t *head;    /* its first bytes, for the encrypted-archive fingerprint */
+	const uint8_t *head; /* its first bytes, for the encrypted-archive fingerprint */
 	size_t head_len;
 	vigil_encoding enc;
 	vigil_utf16 u16;
@@ -580,7 +578,7 @@ static int scan_stream(worker *w, vigil_reader *r, const char *name, unsigned de
 {
 	vigil_scanner *s = w->s;
 	const char *member = w->member_len ? w->member : NULL;
-	stream_ctx c = {.w = w, .depth = depth, .parent = parent, .name = name};
+	stream_ctx c = {.w = w, .depth = depth};
 	_Atomic uint64_t *bytes = depth ? &s->st.bytes_expanded : &s->st.bytes_scanned;
 	uint8_t *buf;
 	ssize_t n;
