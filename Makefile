@@ -6,11 +6,11 @@ PREFIX    ?= /usr/local
 SANITIZE  ?=
 BUILD     ?= $(if $(SANITIZE),build-san,build)
 CC        ?= cc
-PKGS      := libhs libarchive libcrypto cmocka
+PKGS      := libhs libarchive libssl libcrypto sqlite3 inih cmocka
 WERROR    ?= $(if $(CI),-Werror,)
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs libhs libarchive libcrypto 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs libhs libarchive libssl libcrypto sqlite3 inih 2>/dev/null)
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra $(WERROR) -fvisibility=hidden -pthread \
@@ -28,7 +28,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test bench fuzz install clean format-check
+.PHONY: all deps run test bench bench-integrity fuzz install clean format-check
 all: deps $(BUILD)/vigil
 
 # Installs missing Debian packages (as root) or says exactly what to run.
@@ -64,6 +64,10 @@ bench: all
 	@scripts/deps.sh bench
 	@BUILD=$(BUILD) bench/run.sh
 
+bench-integrity: all
+	@scripts/deps.sh bench
+	@BUILD=$(BUILD) bench/integrity.sh
+
 fuzz:
 	@scripts/deps.sh build
 	@$(MAKE) -f fuzz/Makefile BUILD=build-fuzz $(FUZZ_TARGET)
@@ -71,6 +75,9 @@ fuzz:
 install: all
 	install -D -m 0755 $(BUILD)/vigil $(DESTDIR)$(PREFIX)/bin/vigil
 	install -D -m 0644 doc/vigil.1 $(DESTDIR)$(PREFIX)/share/man/man1/vigil.1
+	install -D -m 0644 doc/vigil.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/vigil.conf.5
+	@# The policy is the administrator's once installed: never overwritten.
+	[ -e $(DESTDIR)/etc/vigil/vigil.conf ] || install -D -m 0644 dist/vigil.conf $(DESTDIR)/etc/vigil/vigil.conf
 	install -D -m 0644 dist/vigil-scan.service $(DESTDIR)$(PREFIX)/lib/systemd/system/vigil-scan.service
 	install -D -m 0644 dist/vigil-scan.timer $(DESTDIR)$(PREFIX)/lib/systemd/system/vigil-scan.timer
 

@@ -13,6 +13,10 @@
 #define EXIT_ERROR 2 /* bad arguments or a fatal error */
 
 int cmd_scan(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_accept(int argc, char **argv);
+int cmd_baseline(int argc, char **argv);
 
 /* Parse "123", "64K", "10M", "2G", "1T" (powers of 1024); false if malformed. */
 bool cli_parse_size(const char *s, uint64_t *out);

@@ -17,6 +17,10 @@ typedef struct command {
 
 static const command commands[] = {
     {"scan", cmd_scan, "find private keys, card numbers, IBANs, SSNs and credentials"},
+    {"init", cmd_init, "record a sealed file-integrity baseline"},
+    {"check", cmd_check, "compare the file system with the baseline"},
+    {"accept", cmd_accept, "take reviewed changes into the baseline"},
+    {"baseline", cmd_baseline, "list what the baseline records, and its history"},
 };
 
 static void usage(FILE *f)

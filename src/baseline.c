@@ -1,0 +1,1510 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The integrity baseline engine: walk the policy's roots, read every entry's attributes in
+ * worker threads, and record (init), compare (check) or take in (accept) the results. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bootsect.h"
+#include "config.h"
+#include "meta.h"
+#include "seal.h"
+#include "store.h"
+#include "vigil/baseline.h"
+
+#define QUEUE_CAP   1024
+#define MAX_DEPTH   1024
+#define PROGRESS_NS 200000000ull
+
+enum run_mode { RUN_INIT, RUN_CHECK, RUN_ACCEPT };
+
+/* An open directory shared by the walker and the work items naming entries in it. */
+struct dirref {
+	int fd;
+	int refs; /* guarded by run.lock */
+};
+
+struct item {
+	struct dirref *dir;
+	struct stat st;
+	vigil_match m;
+	const char *name; /* inside path, or "." for the root "/" */
+	size_t path_len;
+	char path[]; /* NUL-terminated */
+};
+
+/* A difference found, kept until the end so changes come out in path order. */
+struct found {
+	vigil_change_kind kind;
+	uint32_t attrs;
+	vigil_entry old_e, new_e; /* zeroed when absent */
+};
+
+struct run {
+	enum run_mode mode;
+	const vigil_baseline_options *o;
+	const vigil_baseline_callbacks *cb;
+	vigil_baseline_stats *st;
+	vigil_config *cfg;
+	vigil_store *store;
+	vigil_sealer *sealer;
+	vigil_hash_algo algo;
+	char **own; /* the database's and key's own files: never recorded */
+	size_t nown;
+	char *own_dir;                 /* the database's directory: its times move with every run */
+	const char *const *skip_roots; /* roots walked on their own: not while walking others */
+	size_t nskip_roots;
+
+	pthread_mutex_t lock;
+	pthread_cond_t can_push, can_pop;
+	struct item *queue[QUEUE_CAP];
+	size_t qhead, qlen;
+	bool walk_done;
+	int error; /* first fatal error, under lock */
+	char errmsg[512];
+
+	struct found *found;
+	size_t nfound, found_cap;
+	uint64_t *seen; /* salted digests of the paths walked (check, accept) */
+	size_t nseen, seen_cap;
+	uint8_t salt[16];
+	uint64_t t0, last_progress;
+	char *path; /* the walker's path buffer */
+	size_t path_cap;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void set_error(struct run *r, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_error(struct run *r, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->error == 0) {
+		r->error = code;
+		va_start(ap, fmt);
+		vsnprintf(r->errmsg, sizeof(r->errmsg), fmt, ap);
+		va_end(ap);
+	}
+	pthread_cond_broadcast(&r->can_push);
+	pthread_cond_broadcast(&r->can_pop);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Called with r->lock held. */
+static void warn_locked(struct run *r, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void warn_locked(struct run *r, const char *path, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	r->st->warnings++;
+	if (r->cb == NULL || r->cb->on_warning == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	r->cb->on_warning(r->cb->user, path, msg);
+}
+
+static void dir_release(struct run *r, struct dirref *d)
+{
+	bool last;
+
+	pthread_mutex_lock(&r->lock);
+	last = --d->refs == 0;
+	pthread_mutex_unlock(&r->lock);
+	if (last) {
+		close(d->fd);
+		free(d);
+	}
+}
+
+/* A keyed digest of a path: which paths were seen, in 8 bytes each, without a crafted
+ * name being able to collide with a removed one (the salt is fresh per run). */
+static uint64_t path_tag(const struct run *r, const char *path, size_t len)
+{
+	uint8_t md[32];
+	unsigned mdlen = 0;
+	uint64_t v;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+	if (c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(c, r->salt, sizeof(r->salt)) != 1 ||
+	    EVP_DigestUpdate(c, path, len) != 1 || EVP_DigestFinal_ex(c, md, &mdlen) != 1)
+		memset(md, 0, sizeof(md));
+	EVP_MD_CTX_free(c);
+	memcpy(&v, md, sizeof(v));
+	return v;
+}
+
+static int found_add(struct run *r, vigil_change_kind kind, uint32_t attrs, vigil_entry *old_e,
+		     vigil_entry *new_e)
+{
+	struct found *f;
+
+	if (r->nfound == r->found_cap) {
+		size_t cap = r->found_cap ? r->found_cap * 2 : 64;
+		struct found *p = realloc(r->found, cap * sizeof(*p));
+		if (p == NULL)
+			return VIGIL_E_NOMEM;
+		r->found = p;
+		r->found_cap = cap;
+	}
+	f = &r->found[r->nfound++];
+	memset(f, 0, sizeof(*f));
+	f->kind = kind;
+	f->attrs = attrs;
+	/* Ownership moves into the list. */
+	if (old_e) {
+		f->old_e = *old_e;
+		memset(old_e, 0, sizeof(*old_e));
+	}
+	if (new_e) {
+		f->new_e = *new_e;
+		memset(new_e, 0, sizeof(*new_e));
+	}
+	if (kind == VIGIL_CHANGE_ADDED)
+		r->st->added++;
+	else if (kind == VIGIL_CHANGE_REMOVED)
+		r->st->removed++;
+	else
+		r->st->changed++;
+	return 0;
+}
+
+static int seen_add(struct run *r, uint64_t tag)
+{
+	if (r->nseen == r->seen_cap) {
+		size_t cap = r->seen_cap ? r->seen_cap * 2 : 4096;
+		uint64_t *p = realloc(r->seen, cap * sizeof(*p));
+		if (p == NULL)
+			return VIGIL_E_NOMEM;
+		r->seen = p;
+		r->seen_cap = cap;
+	}
+	r->seen[r->nseen++] = tag;
+	return 0;
+}
+
+static void progress_locked(struct run *r)
+{
+	uint64_t t = now_ns();
+
+	if (r->cb == NULL || r->cb->on_progress == NULL || t - r->last_progress < PROGRESS_NS)
+		return;
+	r->last_progress = t;
+	r->st->elapsed_ns = t - r->t0;
+	r->cb->on_progress(r->cb->user, r->st);
+}
+
+/* ---- work: read one entry, then record or compare it ---- */
+
+static void apply_policy(const vigil_entry *old_e, const vigil_entry *new_e,
+			 const vigil_entry_read_info *info, uint32_t *diff)
+{
+	const uint32_t grow_bits =
+	    VIGIL_ATTR_SIZE | VIGIL_ATTR_MTIME | VIGIL_ATTR_CTIME | VIGIL_ATTR_HASH;
+
+	if (old_e->policy == VIGIL_POLICY_PRESENCE) {
+		*diff &= VIGIL_ATTR_TYPE;
+		return;
+	}
+	if (old_e->policy != VIGIL_POLICY_GROWING || (*diff & VIGIL_ATTR_TYPE))
+		return;
+	/* A log may grow: fine as long as the old content is still its prefix. */
+	if (new_e->size >= old_e->size && old_e->hash_len > 0 &&
+	    info->prefix_hash_len == old_e->hash_len &&
+	    memcmp(info->prefix_hash, old_e->hash, old_e->hash_len) == 0)
+		*diff &= ~grow_bits;
+}
+
+static bool same_stat(const vigil_entry *old_e, const struct stat *st)
+{
+	return old_e->type == (uint32_t)(st->st_mode & S_IFMT) && old_e->size == st->st_size &&
+	       old_e->inode == (uint64_t)st->st_ino &&
+	       old_e->mtime_ns == (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec &&
+	       old_e->ctime_ns == (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
+
+static void work_record(struct run *r, struct item *it)
+{
+	vigil_entry e = {0};
+	vigil_entry_read_info info = {0};
+	uint8_t mac[VIGIL_ROW_MAC_LEN];
+	int rc;
+
+	rc = vigil_entry_read(it->dir->fd, it->name, it->path, it->path_len, &it->st, it->m.attrs,
+			      r->algo, -1, &e, &info);
+	if (rc == VIGIL_E_NOT_FOUND) {
+		pthread_mutex_lock(&r->lock);
+		warn_locked(r, it->path, "vanished while the baseline was made");
+		pthread_mutex_unlock(&r->lock);
+		goto out;
+	}
+	if (rc != 0 && rc != VIGIL_E_SYSTEM) {
+		set_error(r, rc, "%s: %s", it->path, vigil_strerror(rc));
+		goto out;
+	}
+	e.policy = (uint8_t)it->m.policy;
+	if (vigil_seal_row(r->sealer, &e, mac) != 0) {
+		set_error(r, VIGIL_E_CRYPTO, "computing a row MAC failed");
+		goto out;
+	}
+	pthread_mutex_lock(&r->lock);
+	if (rc == VIGIL_E_SYSTEM)
+		warn_locked(r, it->path, "%s: %s (recorded without the attributes it hides)",
+			    info.what ? info.what : "read", strerror(info.err ? info.err : EIO));
+	if ((rc = vigil_store_put(r->store, &e, mac, sizeof(mac))) != 0 && r->error == 0) {
+		r->error = rc;
+		snprintf(r->errmsg, sizeof(r->errmsg), "%s", vigil_store_error(r->store));
+	}
+	r->st->entries++;
+	if (e.hash_len > 0 && S_ISREG(it->st.st_mode)) {
+		r->st->files_hashed++;
+		r->st->bytes_hashed += (uint64_t)e.size;
+	}
+	pthread_mutex_unlock(&r->lock);
+out:
+	vigil_entry_clear(&e);
+}
+
+static void work_compare(struct run *r, struct item *it)
+{
+	vigil_entry old_e = {0}, e = {0};
+	vigil_entry_read_info info = {0};
+	uint32_t attrs = it->m.attrs, diff;
+	uint64_t tag = path_tag(r, it->path, it->path_len);
+	int64_t prefix = -1;
+	bool have_old, quick_hit = false;
+	int rc;
+
+	pthread_mutex_lock(&r->lock);
+	rc = vigil_store_get(r->store, it->path, it->path_len, &old_e);
+	if (rc != 0 && rc != VIGIL_E_NOT_FOUND && r->error == 0) {
+		r->error = rc;
+		snprintf(r->errmsg, sizeof(r->errmsg), "%s", vigil_store_error(r->store));
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (rc != 0 && rc != VIGIL_E_NOT_FOUND)
+		goto out;
+	have_old = rc == 0;
+	if (have_old) {
+		/* The baseline says what was recorded; a policy edit since then is a warning of
+		 * its own (config digest), not a flood of changes. */
+		attrs &= old_e.attrs | VIGIL_ATTR_TYPE;
+		if (old_e.policy == VIGIL_POLICY_GROWING && S_ISREG(it->st.st_mode))
+			prefix = old_e.size;
+		if (r->o->quick && (attrs & VIGIL_ATTR_HASH) && old_e.hash_len > 0 &&
+		    same_stat(&old_e, &it->st)) {
+			attrs &= ~VIGIL_ATTR_HASH;
+			quick_hit = true;
+		}
+	}
+	rc = vigil_entry_read(it->dir->fd, it->name, it->path, it->path_len, &it->st, attrs,
+			      have_old ? (vigil_hash_algo)old_e.hash_algo : r->algo, prefix, &e,
+			      &info);
+	if (rc == VIGIL_E_NOT_FOUND)
+		goto out; /* gone: the removed pass reports it */
+	if (rc != 0 && rc != VIGIL_E_SYSTEM) {
+		set_error(r, rc, "%s: %s", it->path, vigil_strerror(rc));
+		goto out;
+	}
+	e.policy = (uint8_t)it->m.policy;
+	if (quick_hit) {
+		memcpy(e.hash, old_e.hash, old_e.hash_len);
+		e.hash_len = old_e.hash_len;
+		e.hash_algo = old_e.hash_algo;
+		e.attrs |= VIGIL_ATTR_HASH;
+	}
+	pthread_mutex_lock(&r->lock);
+	if (rc == VIGIL_E_SYSTEM)
+		warn_locked(r, it->path, "%s: %s (attributes it hides not compared)",
+			    info.what ? info.what : "read", strerror(info.err ? info.err : EIO));
+	r->st->entries++;
+	if (e.hash_len > 0 && !quick_hit && S_ISREG(it->st.st_mode)) {
+		r->st->files_hashed++;
+		r->st->bytes_hashed += (uint64_t)e.size;
+	}
+	if (seen_add(r, tag) != 0 && r->error == 0)
+		r->error = VIGIL_E_NOMEM;
+	if (!have_old) {
+		if (found_add(r, VIGIL_CHANGE_ADDED, e.attrs, NULL, &e) != 0 && r->error == 0)
+			r->error = VIGIL_E_NOMEM;
+	} else {
+		diff = vigil_entry_diff(&old_e, &e, attrs);
+		apply_policy(&old_e, &e, &info, &diff);
+		/* A directory's times, size and link count move whenever an entry inside it comes
+		 * or goes; that entry is reported itself (or excluded on purpose), so these alone
+		 * are noise. Its type, mode, owner, ACLs and labels still count. */
+		if (S_ISDIR(it->st.st_mode) &&
+		    (diff & ~(uint32_t)(VIGIL_ATTR_MTIME | VIGIL_ATTR_CTIME | VIGIL_ATTR_SIZE |
+					VIGIL_ATTR_NLINK)) == 0)
+			diff = 0;
+		if (diff != 0 && found_add(r, VIGIL_CHANGE_CHANGED, diff, &old_e, &e) != 0 &&
+		    r->error == 0)
+			r->error = VIGIL_E_NOMEM;
+	}
+	pthread_mutex_unlock(&r->lock);
+out:
+	vigil_entry_clear(&old_e);
+	vigil_entry_clear(&e);
+}
+
+static void *worker(void *arg)
+{
+	struct run *r = arg;
+
+	for (;;) {
+		struct item *it;
+
+		pthread_mutex_lock(&r->lock);
+		while (r->qlen == 0 && !r->walk_done && r->error == 0)
+			pthread_cond_wait(&r->can_pop, &r->lock);
+		if (r->qlen == 0 || r->error != 0) {
+			pthread_mutex_unlock(&r->lock);
+			break;
+		}
+		it = r->queue[r->qhead];
+		r->qhead = (r->qhead + 1) % QUEUE_CAP;
+		r->qlen--;
+		pthread_cond_signal(&r->can_push);
+		pthread_mutex_unlock(&r->lock);
+
+		if (r->mode == RUN_INIT)
+			work_record(r, it);
+		else
+			work_compare(r, it);
+		dir_release(r, it->dir);
+		free(it);
+	}
+	return NULL;
+}
+
+/* ---- the walk: every entry under each root, in the walker thread ---- */
+
+static int push_item(struct run *r, struct dirref *dir, const char *name, const struct stat *st,
+		     const vigil_match *m)
+{
+	size_t len = strlen(r->path);
+	struct item *it = malloc(sizeof(*it) + len + 1);
+	int err;
+
+	if (it == NULL)
+		return VIGIL_E_NOMEM;
+	memcpy(it->path, r->path, len + 1);
+	it->path_len = len;
+	it->st = *st;
+	it->m = *m;
+	/* name points into the item's own copy when it is the path's last component. */
+	it->name = (name == NULL) ? "." : it->path + (len - strlen(name));
+	it->dir = dir;
+	pthread_mutex_lock(&r->lock);
+	dir->refs++;
+	while (r->qlen == QUEUE_CAP && r->error == 0)
+		pthread_cond_wait(&r->can_push, &r->lock);
+	err = r->error;
+	if (err == 0) {
+		r->queue[(r->qhead + r->qlen) % QUEUE_CAP] = it;
+		r->qlen++;
+		pthread_cond_signal(&r->can_pop);
+		progress_locked(r);
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (err != 0) {
+		dir_release(r, dir);
+		free(it);
+	}
+	return err;
+}
+
+static bool is_own_file(const struct run *r, const char *path)
+{
+	for (size_t i = 0; i < r->nown; i++)
+		if (strcmp(r->own[i], path) == 0)
+			return true;
+	return false;
+}
+
+/* SQLite creates and removes the -wal and -shm files beside the database on every run,
+ * so the times and size of the directory holding it say nothing. */
+static void mask_own_dir(const struct run *r, const char *path, vigil_match *m)
+{
+	if (r->own_dir != NULL && strcmp(path, r->own_dir) == 0)
+		m->attrs &= ~(uint32_t)(VIGIL_ATTR_MTIME | VIGIL_ATTR_CTIME | VIGIL_ATTR_SIZE);
+}
+
+static bool is_other_root(const struct run *r, const char *path)
+{
+	for (size_t i = 0; i < r->nskip_roots; i++)
+		if (strcmp(r->skip_roots[i], path) == 0)
+			return true;
+	return false;
+}
+
+static int path_set(struct run *r, size_t dir_len, const char *name)
+{
+	size_t nlen = strlen(name);
+	size_t sep = (dir_len == 0 || r->path[dir_len - 1] == '/') ? 0 : 1;
+	size_t need = dir_len + sep + nlen + 1;
+
+	if (need > r->path_cap) {
+		size_t cap = r->path_cap ? r->path_cap : 256;
+		char *p;
+		while (cap < need)
+			cap *= 2;
+		if ((p = realloc(r->path, cap)) == NULL)
+			return VIGIL_E_NOMEM;
+		r->path = p;
+		r->path_cap = cap;
+	}
+	if (sep)
+		r->path[dir_len] = '/';
+	memcpy(r->path + dir_len + sep, name, nlen + 1);
+	return 0;
+}
+
+static void warn(struct run *r, const char *path, const char *fmt, const char *what, int err)
+{
+	pthread_mutex_lock(&r->lock);
+	warn_locked(r, path, fmt, what, strerror(err));
+	pthread_mutex_unlock(&r->lock);
+}
+
+static int descend(struct run *r, struct dirref *parent, const char *name, const struct stat *st,
+		   int depth);
+
+/* Walks the directory open as dir (path in r->path), depth levels deep. */
+static int walk_dir(struct run *r, struct dirref *dir, int depth)
+{
+	size_t dir_len = strlen(r->path);
+	int fd, rc = 0;
+	DIR *d;
+	struct dirent *de;
+
+	if ((fd = dup(dir->fd)) < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		warn(r, r->path, "%s: %s", "opendir", errno);
+		return 0;
+	}
+	while (rc == 0 && (errno = 0, de = readdir(d)) != NULL) {
+		struct stat st;
+		vigil_match m;
+		const char *name = de->d_name;
+
+		if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
+			continue;
+		if ((rc = path_set(r, dir_len, name)) != 0)
+			break;
+		if (is_own_file(r, r->path) || is_other_root(r, r->path))
+			continue;
+		if (!vigil_config_match(r->cfg, r->path, strlen(r->path), &m) || m.excluded)
+			continue;
+		mask_own_dir(r, r->path, &m);
+		if (fstatat(dir->fd, name, &st, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT) != 0) {
+			if (errno != ENOENT)
+				warn(r, r->path, "%s: %s", "lstat", errno);
+			continue;
+		}
+		if ((rc = push_item(r, dir, name, &st, &m)) != 0)
+			break;
+		if (S_ISDIR(st.st_mode) && r->cfg->rules[m.rule].recurse)
+			rc = descend(r, dir, name, &st, depth + 1);
+	}
+	closedir(d);
+	r->path[dir_len] = '\0';
+	return rc;
+}
+
+static int descend(struct run *r, struct dirref *parent, const char *name, const struct stat *st,
+		   int depth)
+{
+	struct dirref *d;
+	struct stat real;
+	int fd, rc;
+
+	if (depth > MAX_DEPTH) {
+		warn(r, r->path, "%s: %s", "descend", ENAMETOOLONG);
+		return 0;
+	}
+	fd = openat(parent->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = openat(parent->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP)
+			warn(r, r->path, "%s: %s", "open directory", errno);
+		return 0;
+	}
+	/* The directory read must be the one lstat saw, not something swapped in. */
+	if (fstat(fd, &real) != 0 || real.st_ino != st->st_ino || real.st_dev != st->st_dev) {
+		close(fd);
+		return 0;
+	}
+	if ((d = malloc(sizeof(*d))) == NULL) {
+		close(fd);
+		return VIGIL_E_NOMEM;
+	}
+	d->fd = fd;
+	d->refs = 1;
+	rc = walk_dir(r, d, depth);
+	dir_release(r, d);
+	return rc;
+}
+
+/* One root: record the root entry itself, then what lies below it. */
+static int walk_root(struct run *r, const char *root)
+{
+	struct dirref *parent;
+	struct stat st;
+	vigil_match m;
+	const char *slash, *name;
+	char *dir;
+	int fd, rc;
+
+	if (path_set(r, 0, root) != 0)
+		return VIGIL_E_NOMEM;
+	if (is_own_file(r, r->path))
+		return 0;
+	if (!vigil_config_match(r->cfg, r->path, strlen(r->path), &m) || m.excluded)
+		return 0;
+	mask_own_dir(r, r->path, &m);
+	if (lstat(root, &st) != 0) {
+		if (errno == ENOENT) {
+			if (r->mode == RUN_INIT)
+				warn(r, root, "%s: %s", "policy path", ENOENT);
+			return 0;
+		}
+		warn(r, root, "%s: %s", "lstat", errno);
+		return 0;
+	}
+	slash = strrchr(root, '/');
+	if (strcmp(root, "/") == 0) {
+		dir = strdup("/");
+		name = NULL;
+	} else {
+		dir = (slash == root) ? strdup("/") : strndup(root, (size_t)(slash - root));
+		name = slash + 1;
+	}
+	if (dir == NULL)
+		return VIGIL_E_NOMEM;
+	fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (fd < 0) {
+		warn(r, root, "%s: %s", "open parent", errno);
+		return 0;
+	}
+	if ((parent = malloc(sizeof(*parent))) == NULL) {
+		close(fd);
+		return VIGIL_E_NOMEM;
+	}
+	parent->fd = fd;
+	parent->refs = 1;
+	rc = push_item(r, parent, name, &st, &m);
+	if (rc == 0 && S_ISDIR(st.st_mode) && r->cfg->rules[m.rule].recurse)
+		rc = descend(r, parent, name ? name : ".", &st, 1);
+	dir_release(r, parent);
+	return rc;
+}
+
+/* Walks `roots` with the worker pool; returns the first fatal error. */
+static int walk_all(struct run *r, const char *const *roots, size_t nroots)
+{
+	unsigned jobs = r->o->jobs;
+	pthread_t tids[64];
+	unsigned started = 0;
+	int rc = 0;
+
+	if (jobs == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		jobs = n > 0 ? (unsigned)n : 1;
+	}
+	if (jobs > 64)
+		jobs = 64;
+	for (; started < jobs; started++)
+		if (pthread_create(&tids[started], NULL, worker, r) != 0)
+			break;
+	if (started == 0)
+		return VIGIL_E_SYSTEM;
+	for (size_t i = 0; i < nroots && rc == 0; i++)
+		rc = walk_root(r, roots[i]);
+	if (rc != 0)
+		set_error(r, rc, "%s", rc == VIGIL_E_NOMEM ? "out of memory" : "walk failed");
+	pthread_mutex_lock(&r->lock);
+	r->walk_done = true;
+	pthread_cond_broadcast(&r->can_pop);
+	pthread_mutex_unlock(&r->lock);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	/* Items left behind after an error still hold directory references. */
+	while (r->qlen > 0) {
+		struct item *it = r->queue[r->qhead];
+		r->qhead = (r->qhead + 1) % QUEUE_CAP;
+		r->qlen--;
+		dir_release(r, it->dir);
+		free(it);
+	}
+	return r->error;
+}
+
+/* ---- setup shared by every command ---- */
+
+void vigil_baseline_options_default(vigil_baseline_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->hash_algo = -1;
+	o->wait = true;
+}
+
+const char *vigil_change_kind_name(vigil_change_kind k)
+{
+	switch (k) {
+	case VIGIL_CHANGE_ADDED:
+		return "added";
+	case VIGIL_CHANGE_REMOVED:
+		return "removed";
+	case VIGIL_CHANGE_CHANGED:
+		return "changed";
+	}
+	return "?";
+}
+
+size_t vigil_change_value(const vigil_change *c, uint32_t attr, bool which_new, char *buf,
+			  size_t cap)
+{
+	const vigil_entry *e = which_new ? c->new_entry : c->old_entry;
+
+	if (e == NULL) {
+		if (cap > 0)
+			buf[0] = '\0';
+		return 0;
+	}
+	return vigil_entry_format(e, attr, buf, cap);
+}
+
+size_t vigil_record_value(const vigil_entry *e, uint32_t attr, char *buf, size_t cap)
+{
+	return vigil_entry_format(e, attr, buf, cap);
+}
+
+/* An absolute form of path (relative to the working directory), malloc'd. */
+static char *absolute(const char *path)
+{
+	char cwd[PATH_MAX], *out;
+	size_t len = strlen(path);
+
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	if (path[0] == '/')
+		return strndup(path, len);
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return NULL;
+	if (asprintf(&out, "%s%s%.*s", cwd, strcmp(cwd, "/") == 0 ? "" : "/", (int)len, path) < 0)
+		return NULL;
+	return out;
+}
+
+static int own_add(struct run *r, const char *path, const char *suffix)
+{
+	char *p, *abs = absolute(path), **own;
+
+	if (abs == NULL)
+		return VIGIL_E_NOMEM;
+	if (asprintf(&p, "%s%s", abs, suffix) < 0) {
+		free(abs);
+		return VIGIL_E_NOMEM;
+	}
+	free(abs);
+	if ((own = realloc(r->own, (r->nown + 1) * sizeof(*own))) == NULL) {
+		free(p);
+		return VIGIL_E_NOMEM;
+	}
+	r->own = own;
+	r->own[r->nown++] = p;
+	return 0;
+}
+
+static void on_lock_wait(void *user, long pid)
+{
+	struct run *r = user;
+
+	if (r->cb && r->cb->on_wait)
+		r->cb->on_wait(r->cb->user, pid);
+}
+
+static const char *key_path_of(const struct run *r)
+{
+	if (r->o->key_path)
+		return r->o->key_path;
+	if (r->cfg && r->cfg->key)
+		return r->cfg->key;
+	return VIGIL_DEFAULT_KEY;
+}
+
+/* The sealer a command needs: signing for init/accept, verifying for check/list. */
+static int open_sealer(struct run *r, bool sign, bool create_key, char *err, size_t cap)
+{
+	const char *pub = r->o->public_key ? r->o->public_key : r->cfg->public_key;
+
+	if (sign) {
+		if (r->o->signing_key)
+			return vigil_sealer_ed25519_private(r->o->signing_key, &r->sealer, err,
+							    cap);
+		if (pub != NULL) {
+			snprintf(
+			    err, cap,
+			    "the policy requires an Ed25519-signed baseline (public_key = %s): "
+			    "give the private key with --signing-key",
+			    pub);
+			return VIGIL_E_INVALID;
+		}
+		return vigil_sealer_hmac(key_path_of(r), create_key, &r->sealer, err, cap);
+	}
+	if (pub != NULL)
+		return vigil_sealer_ed25519_public(pub, &r->sealer, err, cap);
+	return vigil_sealer_hmac(key_path_of(r), false, &r->sealer, err, cap);
+}
+
+static int run_open(struct run *r, enum run_mode mode, const vigil_baseline_options *o,
+		    const vigil_baseline_callbacks *cb, vigil_baseline_stats *st, char *err,
+		    size_t cap)
+{
+	static const vigil_baseline_callbacks no_cb;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	memset(r, 0, sizeof(*r));
+	r->mode = mode;
+	r->o = o;
+	r->cb = cb ? cb : &no_cb;
+	r->st = st;
+	r->t0 = now_ns();
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->can_push, NULL);
+	pthread_cond_init(&r->can_pop, NULL);
+	if (RAND_bytes(r->salt, sizeof(r->salt)) != 1) {
+		snprintf(err, cap, "no random bytes for the run");
+		return VIGIL_E_CRYPTO;
+	}
+	if (o->config_path) {
+		if ((rc = vigil_config_load(o->config_path, &r->cfg, err, cap)) != 0)
+			return rc;
+		if (o->npaths > 0 && mode == RUN_INIT) {
+			snprintf(err, cap, "give either --config or paths, not both");
+			return VIGIL_E_INVALID;
+		}
+	} else {
+		if (o->npaths == 0 && mode == RUN_INIT) {
+			snprintf(err, cap, "nothing to record: give paths or --config FILE");
+			return VIGIL_E_INVALID;
+		}
+		if ((rc = vigil_config_from_paths(o->paths, mode == RUN_INIT ? o->npaths : 0,
+						  o->attrs ? o->attrs : VIGIL_ATTR_DEFAULT,
+						  &r->cfg)) != 0) {
+			snprintf(err, cap, "out of memory");
+			return rc;
+		}
+	}
+	r->algo = o->hash_algo >= 0 ? (vigil_hash_algo)o->hash_algo : r->cfg->hash;
+	snprintf(st->db_path, sizeof(st->db_path), "%s",
+		 o->db_path         ? o->db_path
+		 : r->cfg->database ? r->cfg->database
+				    : VIGIL_DEFAULT_DB);
+	/* The baseline's own files change with every run: never part of it. */
+	if ((rc = own_add(r, st->db_path, "")) != 0 ||
+	    (rc = own_add(r, st->db_path, "-wal")) != 0 ||
+	    (rc = own_add(r, st->db_path, "-shm")) != 0 ||
+	    (rc = own_add(r, st->db_path, "-journal")) != 0 ||
+	    (rc = own_add(r, st->db_path, ".lock")) != 0 ||
+	    (rc = own_add(r, key_path_of(r), "")) != 0)
+		return rc;
+	/* own[0] is the database's absolute path. */
+	if ((r->own_dir = strdup(r->own[0])) == NULL)
+		return VIGIL_E_NOMEM;
+	*strrchr(r->own_dir, '/') = '\0';
+	if (r->own_dir[0] == '\0')
+		strcpy(r->own_dir, "/");
+	return 0;
+}
+
+static int open_store(struct run *r, vigil_store_mode mode, char *err, size_t cap)
+{
+	int rc = vigil_store_open(r->st->db_path, mode, r->o->wait, on_lock_wait, r, &r->store);
+
+	if (rc == VIGIL_E_NOT_FOUND)
+		snprintf(err, cap, "no baseline at %s: run vigil init first", r->st->db_path);
+	else if (rc == VIGIL_E_LIMIT)
+		snprintf(err, cap, "%s is in use by another vigil", r->st->db_path);
+	else if (rc != 0)
+		snprintf(err, cap, "%s: %s", r->st->db_path,
+			 r->store               ? vigil_store_error(r->store)
+			 : rc == VIGIL_E_SYSTEM ? strerror(errno)
+						: vigil_strerror(rc));
+	return rc;
+}
+
+static void run_close(struct run *r)
+{
+	vigil_store_close(r->store);
+	vigil_sealer_free(r->sealer);
+	vigil_config_free(r->cfg);
+	for (size_t i = 0; i < r->nown; i++)
+		free(r->own[i]);
+	free(r->own);
+	free(r->own_dir);
+	for (size_t i = 0; i < r->nfound; i++) {
+		vigil_entry_clear(&r->found[i].old_e);
+		vigil_entry_clear(&r->found[i].new_e);
+	}
+	free(r->found);
+	free(r->seen);
+	free(r->path);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->can_push);
+	pthread_cond_destroy(&r->can_pop);
+	r->st->elapsed_ns = now_ns() - r->t0;
+}
+
+/* The roots this run walks, outermost first; nested roots are walked on their own. */
+static int policy_roots(struct run *r, vigil_root **roots, size_t *n, const char ***paths)
+{
+	int rc = vigil_config_roots(r->cfg, roots, n);
+
+	if (rc != 0)
+		return rc;
+	if ((*paths = calloc(*n + 1, sizeof(**paths))) == NULL)
+		return VIGIL_E_NOMEM;
+	for (size_t i = 0; i < *n; i++)
+		(*paths)[i] = (*roots)[i].path;
+	return 0;
+}
+
+/* Boot sectors of whole disks: the Sony wiper overwrote the MBR. */
+static int record_boot_sectors(struct run *r)
+{
+	char **devs = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	if (r->cfg->boot_auto) {
+		if ((rc = vigil_boot_devices(&devs, &n)) != 0)
+			return rc;
+	} else {
+		for (; r->cfg->boot_devices[n] != NULL; n++)
+			;
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const char *dev = r->cfg->boot_auto ? devs[i] : r->cfg->boot_devices[i];
+		vigil_entry e = {0};
+		vigil_entry old_e = {0};
+		uint8_t mac[VIGIL_ROW_MAC_LEN];
+		int64_t nread = 0;
+		int drc;
+
+		e.type = S_IFBLK;
+		e.attrs = VIGIL_ATTR_TYPE | VIGIL_ATTR_BOOT_SECTOR;
+		e.hash_algo = (uint8_t)r->algo;
+		drc = vigil_boot_sector_digest(dev, r->algo, e.hash, &e.hash_len, &nread);
+		if (drc != 0) {
+			warn(r, dev, "%s: %s", "boot sector",
+			     drc == VIGIL_E_SYSTEM ? errno : EINVAL);
+			continue;
+		}
+		if ((e.path = strdup(dev)) == NULL) {
+			rc = VIGIL_E_NOMEM;
+			break;
+		}
+		e.path_len = strlen(dev);
+		pthread_mutex_lock(&r->lock);
+		if (r->mode == RUN_INIT) {
+			if ((rc = vigil_seal_row(r->sealer, &e, mac)) == 0)
+				rc = vigil_store_put(r->store, &e, mac, sizeof(mac));
+			r->st->entries++;
+		} else {
+			(void)seen_add(r, path_tag(r, e.path, e.path_len));
+			drc = vigil_store_get(r->store, e.path, e.path_len, &old_e);
+			if (drc == VIGIL_E_NOT_FOUND)
+				rc = found_add(r, VIGIL_CHANGE_ADDED, e.attrs, NULL, &e);
+			else if (drc != 0)
+				rc = drc;
+			else if (vigil_entry_diff(&old_e, &e, e.attrs) != 0)
+				rc = found_add(r, VIGIL_CHANGE_CHANGED,
+					       vigil_entry_diff(&old_e, &e, e.attrs), &old_e, &e);
+		}
+		pthread_mutex_unlock(&r->lock);
+		vigil_entry_clear(&e);
+		vigil_entry_clear(&old_e);
+	}
+	for (size_t i = 0; devs && i < n; i++)
+		free(devs[i]);
+	free(devs);
+	return rc;
+}
+
+static int cmp_tag(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_found(const void *a, const void *b)
+{
+	const struct found *x = a, *y = b;
+	const vigil_entry *ex = x->new_e.path ? &x->new_e : &x->old_e;
+	const vigil_entry *ey = y->new_e.path ? &y->new_e : &y->old_e;
+	size_t n = ex->path_len < ey->path_len ? ex->path_len : ey->path_len;
+	int c = memcmp(ex->path, ey->path, n);
+
+	if (c != 0)
+		return c;
+	return ex->path_len < ey->path_len ? -1 : ex->path_len > ey->path_len;
+}
+
+static int removed_row(void *user, const vigil_entry *e, const uint8_t *mac, size_t mac_len)
+{
+	struct run *r = user;
+	uint64_t tag = path_tag(r, e->path, e->path_len);
+	vigil_entry copy = {0};
+	int rc;
+
+	(void)mac;
+	(void)mac_len;
+	if (bsearch(&tag, r->seen, r->nseen, sizeof(*r->seen), cmp_tag) != NULL)
+		return 0;
+	if ((rc = vigil_entry_copy(&copy, e)) != 0)
+		return rc;
+	rc = found_add(r, VIGIL_CHANGE_REMOVED, e->attrs, &copy, NULL);
+	vigil_entry_clear(&copy);
+	return rc;
+}
+
+/* Rows (below prefix, or all) that the walk did not see: removed. */
+static int find_removed(struct run *r, const char *prefix)
+{
+	int rc;
+
+	qsort(r->seen, r->nseen, sizeof(*r->seen), cmp_tag);
+	rc = vigil_store_each(r->store, prefix, prefix ? strlen(prefix) : 0, removed_row, r);
+	if (rc == VIGIL_E_FORMAT)
+		snprintf(r->errmsg, sizeof(r->errmsg), "%s", vigil_store_error(r->store));
+	return rc;
+}
+
+static int emit_changes(struct run *r)
+{
+	qsort(r->found, r->nfound, sizeof(*r->found), cmp_found);
+	for (size_t i = 0; i < r->nfound; i++) {
+		const struct found *f = &r->found[i];
+		const vigil_entry *e = f->new_e.path ? &f->new_e : &f->old_e;
+		vigil_change c = {
+		    .path = e->path,
+		    .path_len = e->path_len,
+		    .kind = f->kind,
+		    .attrs = f->attrs,
+		    .old_entry = f->old_e.path ? &f->old_e : NULL,
+		    .new_entry = f->new_e.path ? &f->new_e : NULL,
+		};
+		int rc;
+
+		if (r->cb->on_change && (rc = r->cb->on_change(r->cb->user, &c)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void hex(const uint8_t *b, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static int verify_seal(struct run *r, char *err, size_t cap)
+{
+	char *v = NULL;
+	int rc;
+
+	if ((rc = vigil_seal_verify(r->sealer, r->store, err, cap)) != 0)
+		return rc;
+	if (vigil_store_meta_get(r->store, "generation", &v) == 0) {
+		r->st->generation = strtoull(v, NULL, 10);
+		free(v);
+	}
+	snprintf(r->st->seal_mode, sizeof(r->st->seal_mode), "%s",
+		 vigil_seal_mode_name(vigil_sealer_mode(r->sealer)));
+	return 0;
+}
+
+/* Remarks that a check cannot act on but a reviewer should know. */
+static void check_policy_digest(struct run *r)
+{
+	uint8_t d[32];
+	char now[65], *then = NULL;
+
+	if (r->o->config_path == NULL)
+		return;
+	vigil_config_digest(r->cfg, d);
+	hex(d, sizeof(d), now);
+	if (vigil_store_meta_get(r->store, "config_digest", &then) == 0 && strcmp(then, now) != 0) {
+		pthread_mutex_lock(&r->lock);
+		warn_locked(r, r->o->config_path,
+			    "the policy changed since the baseline was recorded: run vigil init "
+			    "or vigil accept --all after reviewing");
+		pthread_mutex_unlock(&r->lock);
+	}
+	free(then);
+}
+
+static int seal_and_commit(struct run *r, char *err, size_t cap)
+{
+	int rc;
+
+	rc =
+	    vigil_seal_store(r->sealer, r->store, r->st->seal_digest, &r->st->generation, err, cap);
+	if (rc != 0)
+		return rc;
+	snprintf(r->st->seal_mode, sizeof(r->st->seal_mode), "%s",
+		 vigil_seal_mode_name(vigil_sealer_mode(r->sealer)));
+	if ((rc = vigil_store_commit(r->store)) != 0)
+		snprintf(err, cap, "%s", vigil_store_error(r->store));
+	return rc;
+}
+
+/* Who is running this, for the history: the login behind sudo when there is one. */
+static void who(char *buf, size_t cap, uint32_t *uid)
+{
+	struct passwd *pw = getpwuid(getuid());
+	const char *sudo = getenv("SUDO_USER");
+
+	*uid = (uint32_t)getuid();
+	if (pw == NULL)
+		snprintf(buf, cap, "uid %u", *uid);
+	else if (sudo != NULL && getuid() == 0)
+		snprintf(buf, cap, "%s (sudo from %s)", pw->pw_name, sudo);
+	else
+		snprintf(buf, cap, "%s", pw->pw_name);
+}
+
+static int finish(struct run *r, int rc, char *err, size_t cap)
+{
+	if (rc != 0 && err[0] == '\0')
+		snprintf(err, cap, "%s", r->errmsg[0] ? r->errmsg : vigil_strerror(rc));
+	run_close(r);
+	return rc;
+}
+
+/* Without a config file, the paths given to init are the policy: kept in the metadata
+ * (hex, so any byte survives) for check and accept to walk again. */
+static int store_roots(struct run *r)
+{
+	size_t len = 1;
+	char *text, *p, num[32];
+	int rc;
+
+	if (r->o->config_path != NULL)
+		return 0;
+	for (size_t i = 0; i < r->cfg->nrules; i++)
+		len += 2 * strlen(r->cfg->rules[i].root) + 1;
+	if ((p = text = malloc(len)) == NULL)
+		return VIGIL_E_NOMEM;
+	for (size_t i = 0; i < r->cfg->nrules; i++) {
+		const char *root = r->cfg->rules[i].root;
+		hex((const uint8_t *)root, strlen(root), p);
+		p += 2 * strlen(root);
+		*p++ = i + 1 < r->cfg->nrules ? ' ' : '\0';
+	}
+	*p = '\0';
+	rc = vigil_store_meta_set(r->store, "roots", text);
+	free(text);
+	snprintf(num, sizeof(num), "%u", r->cfg->nrules ? r->cfg->rules[0].attrs : 0);
+	if (rc == 0)
+		rc = vigil_store_meta_set(r->store, "attrs", num);
+	return rc;
+}
+
+/* The policy a baseline was made under, when the command names none: its config file,
+ * or the paths given to init. */
+static int config_from_store(struct run *r, char *err, size_t cap)
+{
+	char *cfg = NULL, *roots = NULL, *attrs = NULL, **paths = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (vigil_store_meta_get(r->store, "config", &cfg) == 0 && strcmp(cfg, "(paths)") != 0) {
+		vigil_config_free(r->cfg);
+		r->cfg = NULL;
+		if ((rc = vigil_config_load(cfg, &r->cfg, err, cap)) == 0) {
+			if (r->o->hash_algo < 0)
+				r->algo = r->cfg->hash;
+			rc = own_add(r, key_path_of(r), "");
+		}
+		goto out;
+	}
+	if ((rc = vigil_store_meta_get(r->store, "roots", &roots)) != 0 ||
+	    (rc = vigil_store_meta_get(r->store, "attrs", &attrs)) != 0) {
+		snprintf(err, cap, "%s: the baseline does not say which paths it covers",
+			 r->st->db_path);
+		rc = VIGIL_E_FORMAT;
+		goto out;
+	}
+	for (char *tok = strtok(roots, " "); tok; tok = strtok(NULL, " ")) {
+		size_t len = strlen(tok) / 2;
+		char *path = malloc(len + 1), **grown;
+		if (path == NULL || (grown = realloc(paths, (n + 1) * sizeof(*paths))) == NULL) {
+			free(path);
+			rc = VIGIL_E_NOMEM;
+			goto out;
+		}
+		paths = grown;
+		for (size_t i = 0; i < len; i++) {
+			unsigned v;
+			sscanf(tok + 2 * i, "%2x", &v);
+			path[i] = (char)v;
+		}
+		path[len] = '\0';
+		paths[n++] = path;
+	}
+	vigil_config_free(r->cfg);
+	r->cfg = NULL;
+	/* The key and database stay what the caller gave or the defaults. */
+	rc = vigil_config_from_paths((const char *const *)paths, n,
+				     (uint32_t)strtoul(attrs, NULL, 10), &r->cfg);
+	if (rc == 0 && r->o->hash_algo < 0) {
+		char *h = NULL;
+		if (vigil_store_meta_get(r->store, "hash", &h) == 0)
+			(void)vigil_hash_algo_from_name(h, &r->algo);
+		free(h);
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	free(cfg);
+	free(roots);
+	free(attrs);
+	return rc;
+}
+
+/* Opens the store, adopts the policy it was made with unless the caller named one, and
+ * verifies the seal: what every command but init starts with. */
+static int open_verified(struct run *r, vigil_store_mode mode, bool sign, char *err, size_t cap)
+{
+	int rc;
+
+	if ((rc = open_store(r, mode, err, cap)) != 0)
+		return rc;
+	if (r->o->config_path == NULL && (rc = config_from_store(r, err, cap)) != 0)
+		return rc;
+	if ((rc = open_sealer(r, sign, false, err, cap)) != 0)
+		return rc;
+	return verify_seal(r, err, cap);
+}
+
+int vigil_baseline_init(const vigil_baseline_options *o, const vigil_baseline_callbacks *cb,
+			vigil_baseline_stats *st, char *err, size_t cap)
+{
+	struct run r;
+	vigil_root *roots = NULL;
+	const char **paths = NULL;
+	size_t nroots = 0;
+	char user[256], text[128];
+	uint8_t d[32];
+	uint32_t uid;
+	int64_t event;
+	int rc;
+
+	err[0] = '\0';
+	if ((rc = run_open(&r, RUN_INIT, o, cb, st, err, cap)) != 0)
+		goto out;
+	if ((rc = open_sealer(&r, true, true, err, cap)) != 0)
+		goto out;
+	if ((rc = open_store(&r, VIGIL_STORE_CREATE, err, cap)) != 0)
+		goto out;
+	if ((rc = policy_roots(&r, &roots, &nroots, &paths)) != 0)
+		goto out;
+	r.skip_roots = paths;
+	r.nskip_roots = nroots;
+	/* One transaction: until it commits, the previous baseline stays the valid one. */
+	if ((rc = vigil_store_begin(r.store)) != 0 || (rc = vigil_store_clear(r.store)) != 0) {
+		snprintf(err, cap, "%s", vigil_store_error(r.store));
+		goto out;
+	}
+	if ((rc = walk_all(&r, paths, nroots)) != 0)
+		goto out;
+	if ((rc = record_boot_sectors(&r)) != 0)
+		goto out;
+	who(user, sizeof(user), &uid);
+	vigil_config_digest(r.cfg, d);
+	hex(d, sizeof(d), text);
+	if ((rc = vigil_store_meta_set(r.store, "config_digest", text)) != 0 ||
+	    (rc = vigil_store_meta_set(r.store, "hash", vigil_hash_algo_name(r.algo))) != 0 ||
+	    (rc = vigil_store_meta_set(r.store, "config",
+				       o->config_path ? o->config_path : "(paths)")) != 0 ||
+	    (rc = store_roots(&r)) != 0 ||
+	    (rc = vigil_store_event_begin(r.store, "init", user, uid, o->note, &event)) != 0) {
+		snprintf(err, cap, "%s", vigil_store_error(r.store));
+		goto out;
+	}
+	rc = seal_and_commit(&r, err, cap);
+out:
+	if (rc != 0 && r.store)
+		vigil_store_rollback(r.store);
+	vigil_roots_free(roots, nroots);
+	free(paths);
+	return finish(&r, rc, err, cap);
+}
+
+/* Walks, compares and collects: check's and accept's common part. */
+static int compare(struct run *r, const char *const *only, size_t nonly, char *err, size_t cap)
+{
+	vigil_root *roots = NULL;
+	const char **paths = NULL;
+	size_t nroots = 0;
+	int rc;
+
+	if (only == NULL) {
+		if ((rc = policy_roots(r, &roots, &nroots, &paths)) != 0)
+			goto out;
+		r->skip_roots = paths;
+		r->nskip_roots = nroots;
+		if ((rc = walk_all(r, paths, nroots)) != 0)
+			goto out;
+		if ((rc = record_boot_sectors(r)) != 0)
+			goto out;
+		rc = find_removed(r, NULL);
+	} else {
+		if ((rc = walk_all(r, only, nonly)) != 0)
+			goto out;
+		for (size_t i = 0; i < nonly && rc == 0; i++)
+			rc = find_removed(r, only[i]);
+	}
+out:
+	if (rc != 0 && err[0] == '\0')
+		snprintf(err, cap, "%s", r->errmsg[0] ? r->errmsg : vigil_strerror(rc));
+	vigil_roots_free(roots, nroots);
+	free(paths);
+	return rc;
+}
+
+int vigil_baseline_check(const vigil_baseline_options *o, const vigil_baseline_callbacks *cb,
+			 vigil_baseline_stats *st, char *err, size_t cap)
+{
+	struct run r;
+	int rc;
+
+	err[0] = '\0';
+	if ((rc = run_open(&r, RUN_CHECK, o, cb, st, err, cap)) != 0)
+		goto out;
+	if ((rc = open_verified(&r, VIGIL_STORE_READ, false, err, cap)) != 0)
+		goto out;
+	check_policy_digest(&r);
+	if ((rc = compare(&r, NULL, 0, err, cap)) != 0)
+		goto out;
+	rc = emit_changes(&r);
+out:
+	return finish(&r, rc, err, cap);
+}
+
+/* Takes one collected change into the store, keeping the old values in the history. */
+static int apply_change(struct run *r, int64_t event, const struct found *f)
+{
+	uint8_t mac[VIGIL_ROW_MAC_LEN];
+	int rc;
+
+	if (f->kind == VIGIL_CHANGE_REMOVED)
+		rc = vigil_store_delete(r->store, f->old_e.path, f->old_e.path_len);
+	else if ((rc = vigil_seal_row(r->sealer, &f->new_e, mac)) == 0)
+		rc = vigil_store_put(r->store, &f->new_e, mac, sizeof(mac));
+	if (rc == 0)
+		rc = vigil_store_history_add(r->store, event, f->old_e.path ? &f->old_e : NULL,
+					     f->new_e.path ? &f->new_e : NULL);
+	return rc;
+}
+
+int vigil_baseline_accept(const vigil_baseline_options *o, const char *const *paths, size_t npaths,
+			  bool all, const vigil_baseline_callbacks *cb, vigil_baseline_stats *st,
+			  char *err, size_t cap)
+{
+	struct run r;
+	char **only = NULL, user[256];
+	uint32_t uid;
+	int64_t event;
+	int rc;
+
+	err[0] = '\0';
+	if ((rc = run_open(&r, RUN_ACCEPT, o, cb, st, err, cap)) != 0)
+		goto out;
+	if (all == (npaths > 0)) {
+		snprintf(err, cap, "name the paths to accept, or --all (not both)");
+		rc = VIGIL_E_INVALID;
+		goto out;
+	}
+	/* Accepting into a tampered baseline would launder the tampering: verified first. */
+	if ((rc = open_verified(&r, VIGIL_STORE_WRITE, true, err, cap)) != 0)
+		goto out;
+	if ((only = calloc(npaths + 1, sizeof(*only))) == NULL) {
+		rc = VIGIL_E_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < npaths; i++) {
+		vigil_match m;
+		if ((only[i] = absolute(paths[i])) == NULL) {
+			rc = VIGIL_E_NOMEM;
+			goto out;
+		}
+		if (!vigil_config_match(r.cfg, only[i], strlen(only[i]), &m) || m.excluded) {
+			snprintf(err, cap, "%s is not covered by the baseline's policy", only[i]);
+			rc = VIGIL_E_INVALID;
+			goto out;
+		}
+	}
+	if ((rc = vigil_store_begin(r.store)) != 0) {
+		snprintf(err, cap, "%s", vigil_store_error(r.store));
+		goto out;
+	}
+	if ((rc = compare(&r, all ? NULL : (const char *const *)only, npaths, err, cap)) != 0)
+		goto out;
+	who(user, sizeof(user), &uid);
+	if ((rc = vigil_store_event_begin(r.store, "accept", user, uid, o->note, &event)) != 0) {
+		snprintf(err, cap, "%s", vigil_store_error(r.store));
+		goto out;
+	}
+	for (size_t i = 0; i < r.nfound && rc == 0; i++)
+		rc = apply_change(&r, event, &r.found[i]);
+	if (rc != 0) {
+		snprintf(err, cap, "%s", vigil_store_error(r.store));
+		goto out;
+	}
+	if ((rc = seal_and_commit(&r, err, cap)) != 0)
+		goto out;
+	rc = emit_changes(&r);
+out:
+	if (rc != 0 && r.store)
+		vigil_store_rollback(r.store);
+	for (size_t i = 0; only && i < npaths; i++)
+		free(only[i]);
+	free(only);
+	return finish(&r, rc, err, cap);
+}
+
+struct list_ctx {
+	int (*fn)(void *user, const vigil_record *r);
+	void *user;
+	uint64_t count;
+};
+
+static int list_row(void *user, const vigil_entry *e, const uint8_t *mac, size_t mac_len)
+{
+	struct list_ctx *l = user;
+	vigil_record rec = {
+	    .entry = e, .path = e->path, .path_len = e->path_len, .attrs = e->attrs};
+
+	(void)mac;
+	(void)mac_len;
+	l->count++;
+	return l->fn(l->user, &rec);
+}
+
+int vigil_baseline_list(const vigil_baseline_options *o, const char *prefix,
+			int (*fn)(void *user, const vigil_record *r), void *user,
+			vigil_baseline_stats *st, char *err, size_t cap)
+{
+	struct run r;
+	struct list_ctx l = {.fn = fn, .user = user};
+	char *abs = NULL;
+	int rc;
+
+	err[0] = '\0';
+	if ((rc = run_open(&r, RUN_CHECK, o, NULL, st, err, cap)) != 0)
+		goto out;
+	if ((rc = open_verified(&r, VIGIL_STORE_READ, false, err, cap)) != 0)
+		goto out;
+	if (prefix && (abs = absolute(prefix)) == NULL) {
+		rc = VIGIL_E_NOMEM;
+		goto out;
+	}
+	rc = vigil_store_each(r.store, abs, abs ? strlen(abs) : 0, list_row, &l);
+	if (rc == VIGIL_E_FORMAT)
+		snprintf(err, cap, "%s", vigil_store_error(r.store));
+	st->entries = l.count;
+out:
+	free(abs);
+	return finish(&r, rc, err, cap);
+}
+
+struct history_ctx {
+	int (*fn)(void *user, const vigil_record *r);
+	void *user;
+};
+
+static int history_row(void *user, const vigil_history_record *h)
+{
+	struct history_ctx *c = user;
+	const vigil_entry *e = h->new_e ? h->new_e : h->old_e;
+	vigil_record rec = {
+	    .entry = h->new_e,
+	    .old_entry = h->old_e,
+	    .path = e ? e->path : NULL,
+	    .path_len = e ? e->path_len : 0,
+	    .attrs = e ? e->attrs : 0,
+	    .event_id = h->event_id,
+	    .action = h->action,
+	    .user_name = h->user_name,
+	    .uid = h->uid,
+	    .time_us = h->time_us,
+	    .note = h->note,
+	};
+
+	return c->fn(c->user, &rec);
+}
+
+int vigil_baseline_history(const vigil_baseline_options *o, const char *path,
+			   int (*fn)(void *user, const vigil_record *r), void *user, char *err,
+			   size_t cap)
+{
+	struct run r;
+	vigil_baseline_stats st;
+	struct history_ctx c = {.fn = fn, .user = user};
+	char *abs = NULL;
+	int rc;
+
+	err[0] = '\0';
+	if ((rc = run_open(&r, RUN_CHECK, o, NULL, &st, err, cap)) != 0)
+		goto out;
+	if ((rc = open_verified(&r, VIGIL_STORE_READ, false, err, cap)) != 0)
+		goto out;
+	if (path && (abs = absolute(path)) == NULL) {
+		rc = VIGIL_E_NOMEM;
+		goto out;
+	}
+	rc = vigil_store_history_each(r.store, abs, abs ? strlen(abs) : 0, history_row, &c);
+	if (rc == VIGIL_E_FORMAT)
+		snprintf(err, cap, "%s", vigil_store_error(r.store));
+out:
+	free(abs);
+	return finish(&r, rc, err, cap);
+}
