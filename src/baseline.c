@@ -72,6 +72,8 @@ struct run {
 	pthread_cond_t can_push, can_pop;
 	struct item *queue[QUEUE_CAP];
 	size_t qhead, qlen;
+	unsigned idle_workers; /* waiting on can_pop: signalled only then (futex calls cost) */
+	bool walker_waiting;   /* waiting on can_push */
 	bool walk_done;
 	int error; /* first fatal error, under lock */
 	char errmsg[512];
@@ -150,6 +152,7 @@ static uint64_t path_tag(const struct run *r, const char *path, size_t len)
 	uint64_t v;
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
 
+	/* A failure gives a tag of zeros: at worst a removal is missed, never invented. */
 	if (c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
 	    EVP_DigestUpdate(c, r->salt, sizeof(r->salt)) != 1 ||
 	    EVP_DigestUpdate(c, path, len) != 1 || EVP_DigestFinal_ex(c, md, &mdlen) != 1)
@@ -238,6 +241,23 @@ static void apply_policy(const vigil_entry *old_e, const vigil_entry *new_e,
 	    info->prefix_hash_len == old_e->hash_len &&
 	    memcmp(info->prefix_hash, old_e->hash, old_e->hash_len) == 0)
 		*diff &= ~grow_bits;
+}
+
+/* The attributes that count as changed between a row and what is there now. */
+static uint32_t judge(const vigil_entry *old_e, const vigil_entry *new_e,
+		      const vigil_entry_read_info *info, uint32_t attrs)
+{
+	uint32_t diff = vigil_entry_diff(old_e, new_e, attrs);
+
+	apply_policy(old_e, new_e, info, &diff);
+	/* A directory's times, size and link count move whenever an entry inside it comes
+	 * or goes; that entry is reported itself (or excluded on purpose), so these alone
+	 * are noise. Its type, mode, owner, ACLs and labels still count. */
+	if (new_e->type == S_IFDIR && old_e->type == S_IFDIR &&
+	    (diff & ~(uint32_t)(VIGIL_ATTR_MTIME | VIGIL_ATTR_CTIME | VIGIL_ATTR_SIZE |
+				VIGIL_ATTR_NLINK)) == 0)
+		diff = 0;
+	return diff;
 }
 
 static bool same_stat(const vigil_entry *old_e, const struct stat *st)
@@ -353,15 +373,7 @@ static void work_compare(struct run *r, struct item *it)
 		if (found_add(r, VIGIL_CHANGE_ADDED, e.attrs, NULL, &e) != 0 && r->error == 0)
 			r->error = VIGIL_E_NOMEM;
 	} else {
-		diff = vigil_entry_diff(&old_e, &e, attrs);
-		apply_policy(&old_e, &e, &info, &diff);
-		/* A directory's times, size and link count move whenever an entry inside it comes
-		 * or goes; that entry is reported itself (or excluded on purpose), so these alone
-		 * are noise. Its type, mode, owner, ACLs and labels still count. */
-		if (S_ISDIR(it->st.st_mode) &&
-		    (diff & ~(uint32_t)(VIGIL_ATTR_MTIME | VIGIL_ATTR_CTIME | VIGIL_ATTR_SIZE |
-					VIGIL_ATTR_NLINK)) == 0)
-			diff = 0;
+		diff = judge(&old_e, &e, &info, attrs);
 		if (diff != 0 && found_add(r, VIGIL_CHANGE_CHANGED, diff, &old_e, &e) != 0 &&
 		    r->error == 0)
 			r->error = VIGIL_E_NOMEM;
@@ -380,8 +392,11 @@ static void *worker(void *arg)
 		struct item *it;
 
 		pthread_mutex_lock(&r->lock);
-		while (r->qlen == 0 && !r->walk_done && r->error == 0)
+		while (r->qlen == 0 && !r->walk_done && r->error == 0) {
+			r->idle_workers++;
 			pthread_cond_wait(&r->can_pop, &r->lock);
+			r->idle_workers--;
+		}
 		if (r->qlen == 0 || r->error != 0) {
 			pthread_mutex_unlock(&r->lock);
 			break;
@@ -389,7 +404,8 @@ static void *worker(void *arg)
 		it = r->queue[r->qhead];
 		r->qhead = (r->qhead + 1) % QUEUE_CAP;
 		r->qlen--;
-		pthread_cond_signal(&r->can_push);
+		if (r->walker_waiting)
+			pthread_cond_signal(&r->can_push);
 		pthread_mutex_unlock(&r->lock);
 
 		if (r->mode == RUN_INIT)
@@ -422,13 +438,17 @@ static int push_item(struct run *r, struct dirref *dir, const char *name, const 
 	it->dir = dir;
 	pthread_mutex_lock(&r->lock);
 	dir->refs++;
-	while (r->qlen == QUEUE_CAP && r->error == 0)
+	while (r->qlen == QUEUE_CAP && r->error == 0) {
+		r->walker_waiting = true;
 		pthread_cond_wait(&r->can_push, &r->lock);
+		r->walker_waiting = false;
+	}
 	err = r->error;
 	if (err == 0) {
 		r->queue[(r->qhead + r->qlen) % QUEUE_CAP] = it;
 		r->qlen++;
-		pthread_cond_signal(&r->can_pop);
+		if (r->idle_workers > 0)
+			pthread_cond_signal(&r->can_pop);
 		progress_locked(r);
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -990,7 +1010,7 @@ static int removed_row(void *user, const vigil_entry *e, const uint8_t *mac, siz
 
 	(void)mac;
 	(void)mac_len;
-	if (bsearch(&tag, r->seen, r->nseen, sizeof(*r->seen), cmp_tag) != NULL)
+	if (r->nseen > 0 && bsearch(&tag, r->seen, r->nseen, sizeof(*r->seen), cmp_tag) != NULL)
 		return 0;
 	if ((rc = vigil_entry_copy(&copy, e)) != 0)
 		return rc;
@@ -1004,7 +1024,8 @@ static int find_removed(struct run *r, const char *prefix)
 {
 	int rc;
 
-	qsort(r->seen, r->nseen, sizeof(*r->seen), cmp_tag);
+	if (r->nseen > 1)
+		qsort(r->seen, r->nseen, sizeof(*r->seen), cmp_tag);
 	rc = vigil_store_each(r->store, prefix, prefix ? strlen(prefix) : 0, removed_row, r);
 	if (rc == VIGIL_E_FORMAT)
 		snprintf(r->errmsg, sizeof(r->errmsg), "%s", vigil_store_error(r->store));
@@ -1013,7 +1034,8 @@ static int find_removed(struct run *r, const char *prefix)
 
 static int emit_changes(struct run *r)
 {
-	qsort(r->found, r->nfound, sizeof(*r->found), cmp_found);
+	if (r->nfound > 1)
+		qsort(r->found, r->nfound, sizeof(*r->found), cmp_found);
 	for (size_t i = 0; i < r->nfound; i++) {
 		const struct found *f = &r->found[i];
 		const vigil_entry *e = f->new_e.path ? &f->new_e : &f->old_e;
@@ -1217,6 +1239,12 @@ static int open_verified(struct run *r, vigil_store_mode mode, bool sign, char *
 
 	if ((rc = open_store(r, mode, err, cap)) != 0)
 		return rc;
+	/* One snapshot for the seal check and the comparison (accept's write transaction
+	 * begins after this one ends). */
+	if (mode == VIGIL_STORE_READ && (rc = vigil_store_begin_read(r->store)) != 0) {
+		snprintf(err, cap, "%s", vigil_store_error(r->store));
+		return rc;
+	}
 	if (r->o->config_path == NULL && (rc = config_from_store(r, err, cap)) != 0)
 		return rc;
 	if ((rc = open_sealer(r, sign, false, err, cap)) != 0)
@@ -1507,4 +1535,214 @@ int vigil_baseline_history(const vigil_baseline_options *o, const char *path,
 out:
 	free(abs);
 	return finish(&r, rc, err, cap);
+}
+
+/* ---- a baseline kept open for vigil watch ---- */
+
+struct vigil_baseline {
+	struct run r;
+	vigil_baseline_options o;
+	vigil_baseline_stats st;
+	vigil_root *roots;
+	size_t nroots;
+	const char **root_paths;
+	const char **own_paths;
+};
+
+static void session_release(vigil_baseline *b)
+{
+	vigil_roots_free(b->roots, b->nroots);
+	free(b->root_paths);
+	free(b->own_paths);
+	b->roots = NULL;
+	b->root_paths = b->own_paths = NULL;
+	b->nroots = 0;
+	run_close(&b->r);
+}
+
+static int session_load(vigil_baseline *b, char *err, size_t cap)
+{
+	struct run *r = &b->r;
+	int rc;
+
+	err[0] = '\0';
+	if ((rc = run_open(r, RUN_CHECK, &b->o, NULL, &b->st, err, cap)) != 0)
+		return rc;
+	if ((rc = open_verified(r, VIGIL_STORE_READ, false, err, cap)) != 0)
+		return rc;
+	/* A daemon must neither pin an old snapshot nor hold off init and accept. */
+	vigil_store_rollback(r->store);
+	vigil_store_unlock(r->store);
+	if ((rc = policy_roots(r, &b->roots, &b->nroots, &b->root_paths)) != 0)
+		return rc;
+	if ((b->own_paths = calloc(r->nown + 2, sizeof(*b->own_paths))) == NULL)
+		return VIGIL_E_NOMEM;
+	for (size_t i = 0; i < r->nown; i++)
+		b->own_paths[i] = r->own[i];
+	if (r->cfg->source)
+		b->own_paths[r->nown] = r->cfg->source;
+	return 0;
+}
+
+int vigil_baseline_open(const vigil_baseline_options *o, vigil_baseline **out, char *err,
+			size_t cap)
+{
+	vigil_baseline *b = calloc(1, sizeof(*b));
+	int rc;
+
+	*out = NULL;
+	if (b == NULL)
+		return VIGIL_E_NOMEM;
+	b->o = *o;
+	b->o.paths = NULL; /* a session follows the baseline's policy */
+	b->o.npaths = 0;
+	if ((rc = session_load(b, err, cap)) != 0) {
+		session_release(b);
+		free(b);
+		return rc;
+	}
+	*out = b;
+	return 0;
+}
+
+void vigil_baseline_close(vigil_baseline *b)
+{
+	if (b == NULL)
+		return;
+	session_release(b);
+	free(b);
+}
+
+int vigil_baseline_reload(vigil_baseline *b, char *err, size_t cap)
+{
+	session_release(b);
+	return session_load(b, err, cap);
+}
+
+size_t vigil_baseline_roots(const vigil_baseline *b, const char *const **roots)
+{
+	*roots = b->root_paths;
+	return b->nroots;
+}
+
+size_t vigil_baseline_own_files(const vigil_baseline *b, const char *const **files)
+{
+	size_t n = 0;
+
+	*files = b->own_paths;
+	while (b->own_paths[n] != NULL)
+		n++;
+	return n;
+}
+
+bool vigil_baseline_covers(const vigil_baseline *b, const char *path)
+{
+	vigil_match m;
+
+	if (is_own_file(&b->r, path))
+		return false;
+	return vigil_config_match(b->r.cfg, path, strlen(path), &m) && !m.excluded;
+}
+
+struct removed_ctx {
+	int (*fn)(void *user, const vigil_change *c);
+	void *user;
+};
+
+static int report_removed(void *user, const vigil_entry *e, const uint8_t *mac, size_t mac_len)
+{
+	struct removed_ctx *c = user;
+	vigil_change ch = {.path = NULL, .kind = VIGIL_CHANGE_REMOVED, .attrs = e->attrs};
+	char *path = strndup(e->path, e->path_len); /* rows from each are not NUL-terminated */
+	int rc;
+
+	(void)mac;
+	(void)mac_len;
+	if (path == NULL)
+		return VIGIL_E_NOMEM;
+	ch.path = path;
+	ch.path_len = e->path_len;
+	ch.old_entry = e;
+	rc = c->fn(c->user, &ch);
+	free(path);
+	return rc;
+}
+
+int vigil_baseline_compare_path(vigil_baseline *b, const char *path,
+				int (*fn)(void *user, const vigil_change *c), void *user)
+{
+	struct run *r = &b->r;
+	vigil_entry old_e = {0}, e = {0};
+	vigil_entry_read_info info = {0};
+	struct removed_ctx rc_ctx = {.fn = fn, .user = user};
+	vigil_match m;
+	struct stat st;
+	size_t len = strlen(path);
+	uint32_t attrs, diff;
+	char *dir = NULL;
+	const char *slash = strrchr(path, '/');
+	bool have_old;
+	int dirfd = -1, rc;
+
+	if (path[0] != '/' || is_own_file(r, path) || !vigil_config_match(r->cfg, path, len, &m) ||
+	    m.excluded)
+		return 0;
+	mask_own_dir(r, path, &m);
+	rc = vigil_store_get(r->store, path, len, &old_e);
+	if (rc != 0 && rc != VIGIL_E_NOT_FOUND)
+		return rc;
+	have_old = rc == 0;
+	if (lstat(path, &st) != 0) {
+		rc = 0;
+		/* Gone: the entry and everything recorded below it. */
+		if (errno == ENOENT || errno == ENOTDIR)
+			rc = vigil_store_each(r->store, path, len, report_removed, &rc_ctx);
+		goto out;
+	}
+	attrs = m.attrs;
+	if (have_old)
+		attrs &= old_e.attrs | VIGIL_ATTR_TYPE;
+	dir = (slash == path) ? strdup("/") : strndup(path, (size_t)(slash - path));
+	if (dir == NULL || (dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		rc = dir == NULL ? VIGIL_E_NOMEM : 0; /* the parent went away meanwhile */
+		goto out;
+	}
+	rc = vigil_entry_read(
+	    dirfd, len == 1 ? "." : slash + 1, path, len, &st, attrs,
+	    have_old ? (vigil_hash_algo)old_e.hash_algo : r->algo,
+	    have_old && old_e.policy == VIGIL_POLICY_GROWING && S_ISREG(st.st_mode) ? old_e.size
+										    : -1,
+	    &e, &info);
+	if (rc == VIGIL_E_NOT_FOUND) {
+		rc = 0;
+		goto out;
+	}
+	if (rc != 0 && rc != VIGIL_E_SYSTEM)
+		goto out;
+	e.policy = (uint8_t)m.policy;
+	if (!have_old) {
+		vigil_change ch = {.path = path,
+				   .path_len = len,
+				   .kind = VIGIL_CHANGE_ADDED,
+				   .attrs = e.attrs,
+				   .new_entry = &e};
+		rc = fn(user, &ch);
+	} else if ((diff = judge(&old_e, &e, &info, attrs)) != 0) {
+		vigil_change ch = {.path = path,
+				   .path_len = len,
+				   .kind = VIGIL_CHANGE_CHANGED,
+				   .attrs = diff,
+				   .old_entry = &old_e,
+				   .new_entry = &e};
+		rc = fn(user, &ch);
+	} else {
+		rc = 0;
+	}
+out:
+	if (dirfd >= 0)
+		close(dirfd);
+	free(dir);
+	vigil_entry_clear(&old_e);
+	vigil_entry_clear(&e);
+	return rc;
 }

@@ -36,7 +36,7 @@
  * allocate more for one column. Larger than the largest legitimate history blob. */
 #define SQL_VALUE_MAX (48 << 20)
 #define BUSY_MS       10000
-#define CACHE_KIB     262144 /* writers: see configure_writer */
+#define CACHE_KIB     32768 /* writers: bounded so a million-entry init stays within 100 MB RSS */
 #define ERR_CAP       1024
 
 /* Column order of the entries table; the history encoding uses the same order. */
@@ -1083,6 +1083,14 @@ void vigil_store_close(vigil_store *s)
 	free(s);
 }
 
+void vigil_store_unlock(vigil_store *s)
+{
+	if (s != NULL && s->lock_fd >= 0 && !s->holds_exclusive) {
+		close(s->lock_fd);
+		s->lock_fd = -1;
+	}
+}
+
 const char *vigil_store_error(const vigil_store *s)
 {
 	return s ? s->err : "";
@@ -1115,6 +1123,12 @@ int vigil_store_commit(vigil_store *s)
 	if ((r = writable(s)) != 0)
 		return r;
 	return exec(s, "COMMIT", "commit");
+}
+
+int vigil_store_begin_read(vigil_store *s)
+{
+	/* Deferred: the shared lock is taken by the first read and kept until the end. */
+	return exec(s, "BEGIN", "begin a read transaction");
 }
 
 void vigil_store_rollback(vigil_store *s)

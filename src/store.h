@@ -40,6 +40,10 @@ int vigil_store_open(const char *path, vigil_store_mode mode, bool wait,
 /* Closes and frees; accepts NULL. Rolls back an open transaction. */
 void vigil_store_close(vigil_store *s);
 
+/* Gives up a READ handle's shared lock while keeping the database open, so a
+ * long-lived reader (vigil watch) does not hold off init and accept. */
+void vigil_store_unlock(vigil_store *s);
+
 /* The last error's message (never NULL; "" if none). */
 const char *vigil_store_error(const vigil_store *s);
 
@@ -48,6 +52,10 @@ const char *vigil_store_error(const vigil_store *s);
 int vigil_store_begin(vigil_store *s);
 int vigil_store_commit(vigil_store *s);
 void vigil_store_rollback(vigil_store *s);
+
+/* A read transaction: every read until vigil_store_rollback sees one snapshot, and
+ * SQLite locks the file once instead of once per statement. */
+int vigil_store_begin_read(vigil_store *s);
 
 /* Deletes every entry (init replacing a baseline, inside its transaction). */
 int vigil_store_clear(vigil_store *s);

@@ -151,6 +151,41 @@ VIGIL_API int vigil_baseline_history(const vigil_baseline_options *o, const char
 				     int (*fn)(void *user, const vigil_record *r), void *user,
 				     char *err, size_t cap);
 
+/*
+ * A baseline kept open for event-by-event comparison (vigil watch). Open verifies the
+ * seal once; the database then stays open read-only without holding its lock, so init
+ * and accept can run meanwhile (call vigil_baseline_reload after they did: it verifies
+ * the new seal). Not thread-safe: one thread uses a handle.
+ */
+typedef struct vigil_baseline vigil_baseline;
+
+/* Errors as for vigil_baseline_check. */
+VIGIL_API int vigil_baseline_open(const vigil_baseline_options *o, vigil_baseline **out, char *err,
+				  size_t cap);
+VIGIL_API void vigil_baseline_close(vigil_baseline *b);
+VIGIL_API int vigil_baseline_reload(vigil_baseline *b, char *err, size_t cap);
+
+/* The roots of the policy (absolute, globs expanded), to place watches. Borrowed until
+ * close or reload. */
+VIGIL_API size_t vigil_baseline_roots(const vigil_baseline *b, const char *const **roots);
+
+/* The database, key and config files the baseline depends on (absolute), for
+ * self-protection. Borrowed until close or reload. */
+VIGIL_API size_t vigil_baseline_own_files(const vigil_baseline *b, const char *const **files);
+
+/* True if the policy covers path (absolute) and does not exclude it. */
+VIGIL_API bool vigil_baseline_covers(const vigil_baseline *b, const char *path);
+
+/*
+ * Reads path (absolute) now and compares it with the baseline. fn is called for each
+ * difference: the path itself (added: no row; changed: the attributes that differ, as in
+ * check; removed: it has a row but is gone — and then also every recorded entry below
+ * it); not at all if it matches or the policy does not cover it. Returns 0, the non-zero
+ * value fn returned, or an error (VIGIL_E_FORMAT for a bad row).
+ */
+VIGIL_API int vigil_baseline_compare_path(vigil_baseline *b, const char *path,
+					  int (*fn)(void *user, const vigil_change *c), void *user);
+
 /* Output of changes and records (JSON members are documented in vigil(1)). */
 
 /* Writes the JSON members of a change without the surrounding braces:
