@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,7 @@ enum run_mode { RUN_INIT, RUN_CHECK, RUN_ACCEPT };
 /* An open directory shared by the walker and the work items naming entries in it. */
 struct dirref {
 	int fd;
-	int refs; /* guarded by run.lock */
+	atomic_int refs;
 };
 
 struct item {
@@ -130,14 +131,9 @@ static void warn_locked(struct run *r, const char *path, const char *fmt, ...)
 	r->cb->on_warning(r->cb->user, path, msg);
 }
 
-static void dir_release(struct run *r, struct dirref *d)
+static void dir_release(struct dirref *d)
 {
-	bool last;
-
-	pthread_mutex_lock(&r->lock);
-	last = --d->refs == 0;
-	pthread_mutex_unlock(&r->lock);
-	if (last) {
+	if (atomic_fetch_sub(&d->refs, 1) == 1) {
 		close(d->fd);
 		free(d);
 	}
@@ -310,7 +306,14 @@ out:
 	vigil_entry_clear(&e);
 }
 
-static void work_compare(struct run *r, struct item *it)
+/* A worker's own read connection (check, accept): lookups need no shared lock. */
+struct worker {
+	struct run *r;
+	vigil_store *store;
+	pthread_t tid;
+};
+
+static void work_compare(struct run *r, vigil_store *store, struct item *it)
 {
 	vigil_entry old_e = {0}, e = {0};
 	vigil_entry_read_info info = {0};
@@ -320,15 +323,17 @@ static void work_compare(struct run *r, struct item *it)
 	bool have_old, quick_hit = false;
 	int rc;
 
-	pthread_mutex_lock(&r->lock);
-	rc = vigil_store_get(r->store, it->path, it->path_len, &old_e);
-	if (rc != 0 && rc != VIGIL_E_NOT_FOUND && r->error == 0) {
-		r->error = rc;
-		snprintf(r->errmsg, sizeof(r->errmsg), "%s", vigil_store_error(r->store));
+	if (store == NULL) { /* accept: the one connection, which holds the write lock */
+		pthread_mutex_lock(&r->lock);
+		rc = vigil_store_get(r->store, it->path, it->path_len, &old_e);
+		pthread_mutex_unlock(&r->lock);
+	} else {
+		rc = vigil_store_get(store, it->path, it->path_len, &old_e);
 	}
-	pthread_mutex_unlock(&r->lock);
-	if (rc != 0 && rc != VIGIL_E_NOT_FOUND)
+	if (rc != 0 && rc != VIGIL_E_NOT_FOUND) {
+		set_error(r, rc, "%s", vigil_store_error(store ? store : r->store));
 		goto out;
+	}
 	have_old = rc == 0;
 	if (have_old) {
 		/* The baseline says what was recorded; a policy edit since then is a warning of
@@ -384,36 +389,42 @@ out:
 	vigil_entry_clear(&e);
 }
 
+#define POP_BATCH 16
+
 static void *worker(void *arg)
 {
-	struct run *r = arg;
+	struct worker *w = arg;
+	struct run *r = w->r;
 
 	for (;;) {
-		struct item *it;
+		struct item *batch[POP_BATCH];
+		size_t n = 0;
 
+		/* Several items per lock: with two cores, lock hand-offs cost more than work. */
 		pthread_mutex_lock(&r->lock);
 		while (r->qlen == 0 && !r->walk_done && r->error == 0) {
 			r->idle_workers++;
 			pthread_cond_wait(&r->can_pop, &r->lock);
 			r->idle_workers--;
 		}
-		if (r->qlen == 0 || r->error != 0) {
-			pthread_mutex_unlock(&r->lock);
-			break;
+		while (r->qlen > 0 && r->error == 0 && n < POP_BATCH) {
+			batch[n++] = r->queue[r->qhead];
+			r->qhead = (r->qhead + 1) % QUEUE_CAP;
+			r->qlen--;
 		}
-		it = r->queue[r->qhead];
-		r->qhead = (r->qhead + 1) % QUEUE_CAP;
-		r->qlen--;
-		if (r->walker_waiting)
+		if (n > 0 && r->walker_waiting)
 			pthread_cond_signal(&r->can_push);
 		pthread_mutex_unlock(&r->lock);
-
-		if (r->mode == RUN_INIT)
-			work_record(r, it);
-		else
-			work_compare(r, it);
-		dir_release(r, it->dir);
-		free(it);
+		if (n == 0)
+			break;
+		for (size_t i = 0; i < n; i++) {
+			if (r->mode == RUN_INIT)
+				work_record(r, batch[i]);
+			else
+				work_compare(r, w->store, batch[i]);
+			dir_release(batch[i]->dir);
+			free(batch[i]);
+		}
 	}
 	return NULL;
 }
@@ -436,8 +447,8 @@ static int push_item(struct run *r, struct dirref *dir, const char *name, const 
 	/* name points into the item's own copy when it is the path's last component. */
 	it->name = (name == NULL) ? "." : it->path + (len - strlen(name));
 	it->dir = dir;
+	atomic_fetch_add(&dir->refs, 1);
 	pthread_mutex_lock(&r->lock);
-	dir->refs++;
 	while (r->qlen == QUEUE_CAP && r->error == 0) {
 		r->walker_waiting = true;
 		pthread_cond_wait(&r->can_push, &r->lock);
@@ -453,7 +464,7 @@ static int push_item(struct run *r, struct dirref *dir, const char *name, const 
 	}
 	pthread_mutex_unlock(&r->lock);
 	if (err != 0) {
-		dir_release(r, dir);
+		dir_release(dir);
 		free(it);
 	}
 	return err;
@@ -589,7 +600,7 @@ static int descend(struct run *r, struct dirref *parent, const char *name, const
 	d->fd = fd;
 	d->refs = 1;
 	rc = walk_dir(r, d, depth);
-	dir_release(r, d);
+	dir_release(d);
 	return rc;
 }
 
@@ -644,7 +655,7 @@ static int walk_root(struct run *r, const char *root)
 	rc = push_item(r, parent, name, &st, &m);
 	if (rc == 0 && S_ISDIR(st.st_mode) && r->cfg->rules[m.rule].recurse)
 		rc = descend(r, parent, name ? name : ".", &st, 1);
-	dir_release(r, parent);
+	dir_release(parent);
 	return rc;
 }
 
@@ -652,7 +663,7 @@ static int walk_root(struct run *r, const char *root)
 static int walk_all(struct run *r, const char *const *roots, size_t nroots)
 {
 	unsigned jobs = r->o->jobs;
-	pthread_t tids[64];
+	struct worker w[64];
 	unsigned started = 0;
 	int rc = 0;
 
@@ -662,11 +673,31 @@ static int walk_all(struct run *r, const char *const *roots, size_t nroots)
 	}
 	if (jobs > 64)
 		jobs = 64;
-	for (; started < jobs; started++)
-		if (pthread_create(&tids[started], NULL, worker, r) != 0)
+	memset(w, 0, sizeof(w));
+	for (; started < jobs; started++) {
+		w[started].r = r;
+		if (r->mode == RUN_CHECK) {
+			/* Readers see the same committed snapshot: nothing is written while
+			 * check runs (its own shared lock keeps writers out). */
+			rc = vigil_store_open(r->st->db_path, VIGIL_STORE_READ, r->o->wait, NULL,
+					      NULL, &w[started].store);
+			if (rc == 0)
+				rc = vigil_store_begin_read(w[started].store);
+			if (rc != 0) {
+				set_error(r, rc, "%s: %s", r->st->db_path,
+					  vigil_store_error(w[started].store));
+				vigil_store_close(w[started].store);
+				break;
+			}
+		}
+		if (pthread_create(&w[started].tid, NULL, worker, &w[started]) != 0) {
+			vigil_store_close(w[started].store);
 			break;
+		}
+	}
 	if (started == 0)
-		return VIGIL_E_SYSTEM;
+		return r->error ? r->error : VIGIL_E_SYSTEM;
+	rc = r->error;
 	for (size_t i = 0; i < nroots && rc == 0; i++)
 		rc = walk_root(r, roots[i]);
 	if (rc != 0)
@@ -675,14 +706,16 @@ static int walk_all(struct run *r, const char *const *roots, size_t nroots)
 	r->walk_done = true;
 	pthread_cond_broadcast(&r->can_pop);
 	pthread_mutex_unlock(&r->lock);
-	for (unsigned i = 0; i < started; i++)
-		pthread_join(tids[i], NULL);
+	for (unsigned i = 0; i < started; i++) {
+		pthread_join(w[i].tid, NULL);
+		vigil_store_close(w[i].store);
+	}
 	/* Items left behind after an error still hold directory references. */
 	while (r->qlen > 0) {
 		struct item *it = r->queue[r->qhead];
 		r->qhead = (r->qhead + 1) % QUEUE_CAP;
 		r->qlen--;
-		dir_release(r, it->dir);
+		dir_release(it->dir);
 		free(it);
 	}
 	return r->error;
