@@ -43,7 +43,7 @@ _Static_assert(XPATH_OFF + XPATH_CAP <= READ_BUF, "read buffer too small for xat
  * casefold, project inherit and verity; not "indexed directory", which ext4 sets by itself
  * when a directory outgrows one block. */
 #define FLAGS_MASK                                                                                 \
-	((FS_FL_USER_VISIBLE | FS_NOCOW_FL | FS_DAX_FL | FS_CASEFOLD_FL | FS_PROJINHERIT_FL |       \
+	((FS_FL_USER_VISIBLE | FS_NOCOW_FL | FS_DAX_FL | FS_CASEFOLD_FL | FS_PROJINHERIT_FL |      \
 	  FS_VERITY_FL) &                                                                          \
 	 ~(uint32_t)FS_INDEX_FL)
 
