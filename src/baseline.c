@@ -264,46 +264,72 @@ static bool same_stat(const vigil_entry *old_e, const struct stat *st)
 	       old_e->ctime_ns == (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
 }
 
-static void work_record(struct run *r, struct item *it)
-{
-	vigil_entry e = {0};
-	vigil_entry_read_info info = {0};
+/* A row read by a worker, waiting to be inserted with the rest of its batch. */
+struct pending {
+	vigil_entry e;
 	uint8_t mac[VIGIL_ROW_MAC_LEN];
+	bool regular;
+};
+
+/* Reads one entry for init; returns true if *p holds a row to insert. */
+static bool work_record(struct run *r, struct item *it, struct pending *p)
+{
+	vigil_entry_read_info info = {0};
 	int rc;
 
+	memset(p, 0, sizeof(*p));
 	rc = vigil_entry_read(it->dir->fd, it->name, it->path, it->path_len, &it->st, it->m.attrs,
-			      r->algo, -1, &e, &info);
+			      r->algo, -1, &p->e, &info);
 	if (rc == VIGIL_E_NOT_FOUND) {
 		pthread_mutex_lock(&r->lock);
 		warn_locked(r, it->path, "vanished while the baseline was made");
 		pthread_mutex_unlock(&r->lock);
-		goto out;
+		goto fail;
 	}
 	if (rc != 0 && rc != VIGIL_E_SYSTEM) {
 		set_error(r, rc, "%s: %s", it->path, vigil_strerror(rc));
-		goto out;
+		goto fail;
 	}
-	e.policy = (uint8_t)it->m.policy;
-	if (vigil_seal_row(r->sealer, &e, mac) != 0) {
-		set_error(r, VIGIL_E_CRYPTO, "computing a row MAC failed");
-		goto out;
-	}
-	pthread_mutex_lock(&r->lock);
-	if (rc == VIGIL_E_SYSTEM)
+	if (rc == VIGIL_E_SYSTEM) {
+		pthread_mutex_lock(&r->lock);
 		warn_locked(r, it->path, "%s: %s (recorded without the attributes it hides)",
 			    info.what ? info.what : "read", strerror(info.err ? info.err : EIO));
-	if ((rc = vigil_store_put(r->store, &e, mac, sizeof(mac))) != 0 && r->error == 0) {
-		r->error = rc;
-		snprintf(r->errmsg, sizeof(r->errmsg), "%s", vigil_store_error(r->store));
+		pthread_mutex_unlock(&r->lock);
 	}
-	r->st->entries++;
-	if (e.hash_len > 0 && S_ISREG(it->st.st_mode)) {
-		r->st->files_hashed++;
-		r->st->bytes_hashed += (uint64_t)e.size;
+	p->e.policy = (uint8_t)it->m.policy;
+	p->regular = S_ISREG(it->st.st_mode);
+	if (vigil_seal_row(r->sealer, &p->e, p->mac) != 0) {
+		set_error(r, VIGIL_E_CRYPTO, "computing a row MAC failed");
+		goto fail;
+	}
+	return true;
+fail:
+	vigil_entry_clear(&p->e);
+	return false;
+}
+
+/* Inserts a worker's batch of rows under one lock: with two cores, lock hand-offs per
+ * row cost more than the inserts. */
+static void flush_records(struct run *r, struct pending *p, size_t n)
+{
+	int rc;
+
+	pthread_mutex_lock(&r->lock);
+	for (size_t i = 0; i < n; i++) {
+		if (r->error == 0 &&
+		    (rc = vigil_store_put(r->store, &p[i].e, p[i].mac, sizeof(p[i].mac))) != 0) {
+			r->error = rc;
+			snprintf(r->errmsg, sizeof(r->errmsg), "%s", vigil_store_error(r->store));
+		}
+		r->st->entries++;
+		if (p[i].e.hash_len > 0 && p[i].regular) {
+			r->st->files_hashed++;
+			r->st->bytes_hashed += (uint64_t)p[i].e.size;
+		}
 	}
 	pthread_mutex_unlock(&r->lock);
-out:
-	vigil_entry_clear(&e);
+	for (size_t i = 0; i < n; i++)
+		vigil_entry_clear(&p[i].e);
 }
 
 /* A worker's own read connection (check, accept): lookups need no shared lock. */
@@ -398,7 +424,8 @@ static void *worker(void *arg)
 
 	for (;;) {
 		struct item *batch[POP_BATCH];
-		size_t n = 0;
+		struct pending rows[POP_BATCH];
+		size_t n = 0, nrows = 0;
 
 		/* Several items per lock: with two cores, lock hand-offs cost more than work. */
 		pthread_mutex_lock(&r->lock);
@@ -419,12 +446,14 @@ static void *worker(void *arg)
 			break;
 		for (size_t i = 0; i < n; i++) {
 			if (r->mode == RUN_INIT)
-				work_record(r, batch[i]);
+				nrows += work_record(r, batch[i], &rows[nrows]);
 			else
 				work_compare(r, w->store, batch[i]);
 			dir_release(batch[i]->dir);
 			free(batch[i]);
 		}
+		if (nrows > 0)
+			flush_records(r, rows, nrows);
 	}
 	return NULL;
 }
