@@ -51,24 +51,29 @@ rss() { grep "^$1 " "$WORK/times" | awk '{print $3}' | sort -n | tail -1; }
 : >"$WORK/times"
 
 V="$VIGIL"
-VI() { "$V" init --db "$WORK/v.db" --key "$WORK/k" --attrs $ATTRS --jobs $JOBS --no-progress -q "$@"; }
-VC() { "$V" check --db "$WORK/v.db" --key "$WORK/k" --jobs $JOBS --no-progress -q "$@"; }
+# Arrays, not functions: /usr/bin/time runs programs.
+VI=("$V" init --db "$WORK/v.db" --key "$WORK/k" --attrs $ATTRS --jobs $JOBS --no-progress -q)
+VC=("$V" check --db "$WORK/v.db" --key "$WORK/k" --jobs $JOBS --no-progress -q)
 note "warm-up (reads $TREE into the page cache)"
-VI "$TREE" || die "vigil init failed: $(cat "$WORK/last.err")"
+"${VI[@]}" "$TREE" || die "vigil init failed"
 aide --init -c "$WORK/aide.conf" >/dev/null 2>&1; mv "$WORK/aide.db.new" "$WORK/aide.db"
 for i in $(seq 1 "$RUNS"); do
 	note "run $i/$RUNS"
 	timed aide_init aide --init -c "$WORK/aide.conf"
 	mv "$WORK/aide.db.new" "$WORK/aide.db"
 	timed aide_check aide --check -c "$WORK/aide.conf"
-	timed vigil_init VI "$TREE"
-	timed vigil_check VC
-	timed vigil_quick VC --quick
+	timed vigil_init "${VI[@]}" "$TREE"
+	timed vigil_check "${VC[@]}"
+	timed vigil_quick "${VC[@]}" --quick
 done
-grep -q "^vigil_check .* 0$" "$WORK/times" || note "warning: vigil check reported changes in $TREE"
+# Every timed run must have done its job: init 0; check 0 (nothing changed in between).
+bad=$(awk '$1 !~ /^aide/ && $4 != 0' "$WORK/times")
+[ -z "$bad" ] || die "a vigil run failed: $bad"
+# AIDE's check exits 0 when nothing changed.
+bad=$(awk '$1 == "aide_check" && $4 != 0 || $1 == "aide_init" && $4 != 0' "$WORK/times")
+[ -z "$bad" ] || note "warning: an AIDE run exited non-zero: $bad"
 
 # What the tree holds, as vigil counted it.
-VI "$TREE" >/dev/null 2>&1
 "$V" init --db "$WORK/v.db" --key "$WORK/k" --attrs $ATTRS --jobs $JOBS --no-progress "$TREE" >"$WORK/summary" 2>/dev/null
 entries=$(awk '/entries recorded/ {print $3}' "$WORK/summary")
 bytes=$(python3 - "$TREE" <<'PY'
@@ -109,7 +114,9 @@ row() { # label aide vigil target
 	python3 - "$@" <<'PY'
 import sys
 label, a, v, target = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
-ratio = a / v if v > 0 else float("inf")
+if v <= 0:
+    sys.exit(f"bench: {label}: vigil took {v} s: the run did not happen")
+ratio = a / v
 print(f"{label:<24} {a:>8.2f} s {v:>8.2f} s {ratio:>7.1f}x  (target >= {target:.0f}x: {'met' if ratio >= target else 'MISSED'})")
 PY
 }

@@ -50,6 +50,21 @@ assert tc["old"]["type"] == "file" and tc["new"]["type"] == "dir", tc
 assert [r["path"] for r in rows] == sorted(r["path"] for r in rows), "path order"
 PY
 
+# Extended attributes and inode flags, end to end.
+echo x > "$D/etc/attrs"; run V accept "$D/etc/attrs"; expect_rc 0 "record attrs file"
+if python3 -c 'import os,sys; os.setxattr(sys.argv[1], "user.vigil", b"v1")' "$D/etc/attrs" 2>/dev/null; then
+	run V check --format json; expect_rc 1 "xattr added"
+	grep -q "\"path\":\"$D/etc/attrs\".*\"attributes\":\[\"ctime\",\"xattrs\"\]" "$T/out" || { grep attrs "$T/out" >&2; fail "xattrs change named"; }
+	grep -q '"new":{[^}]*"xattrs":"user.vigil=7631"' "$T/out" || fail "xattr value shown as hex"
+fi
+if chattr +i "$D/etc/attrs" 2>/dev/null; then
+	run V check --format json; chattr -i "$D/etc/attrs"
+	expect_rc 1 "immutable flag"
+	grep -q "\"path\":\"$D/etc/attrs\".*\"flags\"" "$T/out" || fail "flags change named"
+	grep -q '"new":{[^}]*"flags":"i"' "$T/out" || fail "flags shown as lsattr letters"
+fi
+rm -f "$D/etc/attrs"; run V accept "$D/etc/attrs"; expect_rc 0 "forget attrs file"
+
 # --quick still sees content changes: writing moves ctime, which it trusts.
 run V check --quick --format json; expect_rc 1 "quick"
 grep -q "\"path\":\"$D/etc/passwd\".*hash" "$T/out" || fail "quick finds the content change"

@@ -1,7 +1,7 @@
 # Faults: the baseline's own files inside the tree, two runs at once, unreadable and
 # vanishing files, config errors with file:line, and a crash during init.
 . tests/cli/lib.sh
-D=$T/tree; K=$T/key
+D=$T/tree; K=$T/tree/var/key   # the key inside the monitored tree too
 mkdir -p "$D/data" "$D/var"
 for i in $(seq 1 200); do echo "$i" > "$D/data/f$i"; done
 DB=$D/var/base.db   # inside the monitored tree: excluded automatically
@@ -51,4 +51,10 @@ sleep 0.7; kill -9 $pid 2>/dev/null || fail "init finished before the kill: make
 wait $pid 2>/dev/null
 run V check --format json; expect_rc 1 "old baseline still valid after the crash"
 grep -q "\"path\":\"$D/data/f2\"" "$T/out" || fail "old baseline's values used"
+# The same for accept: killed mid-way, nothing of it is taken in.
+"$VIGIL" accept --db "$DB" --key "$K" --no-progress --jobs 1 --all >/dev/null 2>&1 & pid=$!
+sleep 0.7; kill -9 $pid 2>/dev/null || fail "accept finished before the kill"
+wait $pid 2>/dev/null
+run V check --format json; expect_rc 1 "accept killed: previous baseline still valid"
+grep -q "\"path\":\"$D/data/f2\"" "$T/out" || fail "change still pending after the killed accept"
 exit 0
