@@ -354,7 +354,7 @@ static la_ssize_t read_cb(struct archive *a, void *ud, const void **out)
 
 	if (L->fd_mode) {
 		do
-			n = read(L->src->fd, L->buf, SRC_BUF_SIZE);
+			n = vigil_read(L->src->fd, L->buf, SRC_BUF_SIZE);
 		while (n < 0 && errno == EINTR);
 	} else {
 		if (L->prefix_pos < L->prefix_len) {

@@ -1286,7 +1286,7 @@ static void check_one(struct worker *w, size_t i)
 	if (EVP_DigestInit_ex(w->ctx, j->md, NULL) != 1)
 		goto crypto;
 	for (;;) {
-		ssize_t got = read(fd, w->buf, HASH_BUF);
+		ssize_t got = vigil_read(fd, w->buf, HASH_BUF);
 
 		if (got < 0 && errno == EINTR)
 			continue;

@@ -40,14 +40,10 @@ int vigil_open_regular(int dirfd, const char *name, const struct stat *expected,
 	struct stat st;
 	int fd, err;
 
-	int noatime = O_NOATIME;
-
 	fd = openat(dirfd, name, flags | O_NOATIME);
 	/* O_NOATIME needs ownership or CAP_FOWNER, else EPERM (open(2)). */
-	if (fd < 0 && errno == EPERM) {
-		noatime = 0;
+	if (fd < 0 && errno == EPERM)
 		fd = openat(dirfd, name, flags);
-	}
 	if (fd < 0) {
 		*reason = open_failure(errno, expected);
 		return -1;
@@ -67,13 +63,9 @@ int vigil_open_regular(int dirfd, const char *name, const struct stat *expected,
 		errno = EINVAL;
 		goto fail;
 	}
-	/* Regular files ignore O_NONBLOCK on local file systems, but FUSE passes it on to
-	 * the daemon: reads must block like anyone else's. F_SETFL replaces only the
-	 * status flags we chose at open (fcntl(2)), so no F_GETFL is needed. */
-	if (fcntl(fd, F_SETFL, noatime) < 0) {
-		*reason = VIGIL_SKIP_UNREADABLE;
-		goto fail;
-	}
+	/* O_NONBLOCK stays: regular files ignore it on local file systems, and a FUSE file
+	 * system that answers EAGAIN gets it cleared by vigil_pread/vigil_read, so the common
+	 * case costs no fcntl per file. */
 	return fd;
 fail:
 	err = errno;
@@ -147,7 +139,7 @@ static ssize_t file_read(vigil_reader *r, void *buf, size_t cap)
 			n = (size_t)(fr->data_end - fr->pos);
 		if (fr->size >= 0 && (uint64_t)(fr->size - fr->pos) < n)
 			n = (size_t)(fr->size - fr->pos);
-		got = pread(fr->fd, buf, n, fr->pos);
+		got = vigil_pread(fr->fd, buf, n, fr->pos);
 		if (got < 0) {
 			if (errno == EINTR)
 				continue;
@@ -173,4 +165,35 @@ void vigil_file_reader_init(vigil_file_reader *fr, int fd, int64_t size)
 	    .size = size,
 	    .use_seek_data = true,
 	};
+}
+
+/* The fd asked for blocking reads after all (a FUSE file system answered EAGAIN to
+ * O_NONBLOCK): clear the flag once. */
+static int make_blocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || !(fl & O_NONBLOCK))
+		return -1;
+	return fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ? -1 : 0;
+}
+
+ssize_t vigil_pread(int fd, void *buf, size_t n, off_t off)
+{
+	for (;;) {
+		ssize_t got = pread(fd, buf, n, off);
+
+		if (got >= 0 || (errno != EINTR && (errno != EAGAIN || make_blocking(fd) != 0)))
+			return got;
+	}
+}
+
+ssize_t vigil_read(int fd, void *buf, size_t n)
+{
+	for (;;) {
+		ssize_t got = read(fd, buf, n);
+
+		if (got >= 0 || (errno != EINTR && (errno != EAGAIN || make_blocking(fd) != 0)))
+			return got;
+	}
 }

@@ -33,6 +33,11 @@ struct vigil_reader {
 int vigil_open_regular(int dirfd, const char *name, const struct stat *expected,
 		       vigil_skip *reason);
 
+/* pread/read for fds from vigil_open_regular (which keep O_NONBLOCK): EINTR is retried,
+ * and EAGAIN (a FUSE file system honouring O_NONBLOCK) clears the flag and retries. */
+ssize_t vigil_pread(int fd, void *buf, size_t n, off_t off);
+ssize_t vigil_read(int fd, void *buf, size_t n);
+
 /* A reader over a regular file's fd that skips holes with SEEK_DATA/SEEK_HOLE, so a
  * sparse file costs only its data. The state lives in *state; fd stays the caller's. */
 typedef struct vigil_file_reader {

@@ -286,7 +286,7 @@ static int hash_regular(struct tls *t, struct hasher *h, int fd, const struct st
 				break; /* a trailing hole, or truncated */
 		}
 		want = end - pos < READ_BUF ? (size_t)(end - pos) : READ_BUF;
-		got = pread(fd, t->buf, want, (off_t)pos);
+		got = vigil_pread(fd, t->buf, want, (off_t)pos);
 		if (got < 0) {
 			if (errno == EINTR)
 				continue;
@@ -323,7 +323,7 @@ int vigil_digest_fd(int fd, vigil_hash_algo algo, int64_t limit, uint8_t *out, u
 			want = (size_t)left;
 		if (want == 0)
 			break;
-		got = read(fd, t->buf, want);
+		got = vigil_read(fd, t->buf, want);
 		if (got < 0) {
 			if (errno == EINTR)
 				continue;

@@ -149,7 +149,8 @@ static void test_open_regular(void **state)
 	assert_int_equal(read(fd, buf, sizeof(buf)), 5);
 	assert_string_equal(buf, "hello");
 	fl = fcntl(fd, F_GETFL);
-	assert_int_equal(fl & O_NONBLOCK, 0);
+	/* O_NONBLOCK stays (no fcntl per file); vigil_read/vigil_pread clear it on EAGAIN. */
+	assert_int_equal(fl & O_NONBLOCK, O_NONBLOCK);
 	assert_int_equal(fl & O_ACCMODE, O_RDONLY);
 	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
 	close(fd);
@@ -494,10 +495,35 @@ static void test_reader_error(void **state)
 	}
 }
 
+/* vigil_read on a non-blocking fd that answers EAGAIN (a pipe with nothing in it yet,
+ * as a FUSE file system might): the flag is cleared and the read waits for the data. */
+static void test_read_clears_nonblock_on_eagain(void **state)
+{
+	int p[2];
+	char buf[8] = {0};
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe2(p, O_NONBLOCK), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		usleep(100000);
+		_exit(write(p[1], "late", 4) == 4 ? 0 : 1);
+	}
+	close(p[1]);
+	assert_int_equal(vigil_read(p[0], buf, sizeof(buf)), 4);
+	assert_string_equal(buf, "late");
+	assert_int_equal(fcntl(p[0], F_GETFL) & O_NONBLOCK, 0);
+	close(p[0]);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+}
+
 int main(void)
 {
 	signal(SIGALRM, on_alarm);
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_read_clears_nonblock_on_eagain),
 	    cmocka_unit_test_setup_teardown(test_open_regular, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_open_keeps_atime, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_open_failures, fx_setup, fx_teardown),
