@@ -80,6 +80,7 @@ install: all
 	[ -e $(DESTDIR)/etc/vigil/vigil.conf ] || install -D -m 0644 dist/vigil.conf $(DESTDIR)/etc/vigil/vigil.conf
 	install -D -m 0644 dist/vigil-scan.service $(DESTDIR)$(PREFIX)/lib/systemd/system/vigil-scan.service
 	install -D -m 0644 dist/vigil-scan.timer $(DESTDIR)$(PREFIX)/lib/systemd/system/vigil-scan.timer
+	install -D -m 0644 dist/vigil-watch.service $(DESTDIR)$(PREFIX)/lib/systemd/system/vigil-watch.service
 
 format-check:
 	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) include/vigil/*.h src/*.h

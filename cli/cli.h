@@ -17,6 +17,7 @@ int cmd_init(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_accept(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 /* Parse "123", "64K", "10M", "2G", "1T" (powers of 1024); false if malformed. */
 bool cli_parse_size(const char *s, uint64_t *out);

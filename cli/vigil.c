@@ -21,6 +21,7 @@ static const command commands[] = {
     {"check", cmd_check, "compare the file system with the baseline"},
     {"accept", cmd_accept, "take reviewed changes into the baseline"},
     {"baseline", cmd_baseline, "list what the baseline records, and its history"},
+    {"watch", cmd_watch, "report changes as they happen, naming the process"},
 };
 
 static void usage(FILE *f)

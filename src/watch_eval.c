@@ -1,0 +1,603 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The watcher's evaluator thread: owns the open baseline, compares each coalesced path
+ * with it (or, without a baseline, reads the new values), and turns the result into
+ * integrity alerts; also reloads the configuration in order with the events. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "meta.h"
+#include "watch_int.h"
+
+/* Jobs waiting for the evaluator; beyond this the loop keeps coalescing instead. */
+#define EVAL_QMAX 16384
+/* One removal can name a whole tree: past this many alerts, one summary says how many
+ * more entries went. */
+#define JOB_ALERTS_MAX 1000
+/* A path reported removed is not reported again (by its parent's removal) within this. */
+#define REMOVED_TTL_NS (10LL * 1000000000)
+/* Content is hashed for alerts without a baseline only up to this size. */
+#define HASH_MAX_BYTES (64LL * 1024 * 1024)
+
+void wjob_free(wjob *j)
+{
+	if (j == NULL)
+		return;
+	vigil_proc_unref(j->proc);
+	free(j->path);
+	free(j->other);
+	free(j);
+}
+
+void wpolicy_free(wpolicy *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->nroots; i++)
+		free(p->roots[i]);
+	for (size_t i = 0; i < p->nown; i++)
+		free(p->own[i]);
+	free(p->roots);
+	free(p->own);
+	free(p);
+}
+
+static bool has_suffix(const char *s, const char *base, const char *suffix)
+{
+	size_t bl = strlen(base);
+
+	return strncmp(s, base, bl) == 0 && strcmp(s + bl, suffix) == 0;
+}
+
+/* The database's companions (SQLite's -wal, -shm, -journal and our .lock) change with
+ * every run of init, accept or check; the database itself changes when they commit. */
+static bool is_db_companion(const char *path, const char *db)
+{
+	return has_suffix(path, db, "-wal") || has_suffix(path, db, "-shm") ||
+	       has_suffix(path, db, "-journal") || has_suffix(path, db, ".lock");
+}
+
+wpolicy *wpolicy_from(const vigil_baseline *b)
+{
+	const char *const *roots, *const *own;
+	size_t nr = vigil_baseline_roots(b, &roots), no = vigil_baseline_own_files(b, &own);
+	wpolicy *p = calloc(1, sizeof(*p));
+
+	if (p == NULL || (p->roots = calloc(nr + 1, sizeof(char *))) == NULL ||
+	    (p->own = calloc(no + 1, sizeof(char *))) == NULL)
+		goto fail;
+	for (size_t i = 0; i < nr; i++) {
+		if ((p->roots[i] = strdup(roots[i])) == NULL)
+			goto fail;
+		p->nroots++;
+	}
+	/* own[0] is the database (baseline.c): its companions are left out. */
+	for (size_t i = 0; i < no; i++) {
+		if (i > 0 && no > 0 && is_db_companion(own[i], own[0]))
+			continue;
+		if ((p->own[p->nown] = strdup(own[i])) == NULL)
+			goto fail;
+		p->nown++;
+	}
+	return p;
+fail:
+	wpolicy_free(p);
+	return NULL;
+}
+
+bool eval_push(vigil_watch *w, wjob *j, bool force)
+{
+	pthread_mutex_lock(&w->mu);
+	if (!force && w->qlen >= EVAL_QMAX) {
+		pthread_mutex_unlock(&w->mu);
+		return false;
+	}
+	j->next = NULL;
+	if (w->qtail)
+		w->qtail->next = j;
+	else
+		w->qhead = j;
+	w->qtail = j;
+	w->qlen++;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->mu);
+	return true;
+}
+
+/* ---- the words of an alert ---- */
+
+static const char *const wev_names[] = {"create", "delete",     "modify",   "close_write",
+					"attrib", "moved_from", "moved_to", "isdir"};
+
+static const char *detected_name(int d)
+{
+	switch (d) {
+	case DET_FANOTIFY:
+		return "fanotify";
+	case DET_INOTIFY:
+		return "inotify";
+	case DET_STARTUP_CHECK:
+		return "start-up check";
+	default:
+		return "overflow check";
+	}
+}
+
+/* What an alert's values rest on. */
+enum { BASIS_BASELINE = 0, BASIS_NONE, BASIS_UNRECORDED, BASIS_MATCHES };
+
+struct alert_extra {
+	const wjob *j;
+	int basis;
+};
+
+static void write_integrity_extra(FILE *f, void *user)
+{
+	const struct alert_extra *x = user;
+	const wjob *j = x->j;
+
+	fprintf(f, ",\"detected_by\":\"%s\"", detected_name(j->detected_by));
+	if (j->detected_by == DET_FANOTIFY || j->detected_by == DET_INOTIFY) {
+		bool first = true;
+
+		fputs(",\"events\":[", f);
+		for (size_t i = 0; i < sizeof(wev_names) / sizeof(*wev_names); i++)
+			if (j->ev & (1u << i)) {
+				fprintf(f, "%s\"%s\"", first ? "" : ",", wev_names[i]);
+				first = false;
+			}
+		fprintf(f, "],\"event_count\":%u", j->nev);
+	}
+	if (j->other) {
+		fputc(',', f);
+		vigil_alert_write_path(f, j->other_is_new ? "renamed_to" : "renamed_from", j->other,
+				       j->other_len);
+	}
+	if (j->held)
+		fputs(",\"rate_limited\":true", f);
+	fprintf(f, ",\"baseline\":%s", x->basis == BASIS_NONE ? "false" : "true");
+}
+
+/* "pid 123 (/usr/bin/vim, uid 0, login uid 1000)" or why there is none. */
+static void describe_proc(const vigil_proc *p, int detected_by, char *buf, size_t cap)
+{
+	char ids[96] = "", auid[32] = "";
+
+	if (detected_by == DET_STARTUP_CHECK || detected_by == DET_OVERFLOW_CHECK) {
+		snprintf(buf, cap, "by a process not known (found by comparing, not by an event)");
+		return;
+	}
+	if (p == NULL) {
+		snprintf(buf, cap, "by a process not known (%s does not report it)",
+			 detected_by == DET_INOTIFY ? "inotify" : "the kernel");
+		return;
+	}
+	if (p->state == VIGIL_PROC_EXITED && p->comm[0]) {
+		snprintf(buf, cap, "by pid %d (%s, exited before its program could be read)",
+			 p->pid, p->comm);
+		return;
+	}
+	if (p->state == VIGIL_PROC_EXITED) {
+		snprintf(buf, cap, "by pid %d, which exited before it could be identified", p->pid);
+		return;
+	}
+	if (p->state == VIGIL_PROC_UNKNOWN) {
+		snprintf(buf, cap, "by pid %d (not identified)", p->pid);
+		return;
+	}
+	if (p->has_auid)
+		snprintf(auid, sizeof(auid), ", login uid %u", p->auid);
+	/* "uid 1000, euid 0": a setuid program acting for a user. */
+	if (p->has_uids && p->euid != p->uid)
+		snprintf(ids, sizeof(ids), ", uid %u, euid %u", p->uid, p->euid);
+	else if (p->has_uids)
+		snprintf(ids, sizeof(ids), ", uid %u", p->uid);
+	snprintf(buf, cap, "by pid %d (%s%s%s%s)", p->pid, p->exe ? p->exe : p->comm,
+		 p->exe_deleted ? " (deleted)" : "", ids, auid);
+}
+
+static void attr_list(uint32_t attrs, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (uint32_t bit = 1; bit <= VIGIL_ATTR_ALL && n + 1 < cap; bit <<= 1)
+		if (attrs & bit)
+			n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? ", " : "",
+					      vigil_attr_name(bit));
+	if (n >= cap)
+		buf[cap - 1] = '\0';
+}
+
+static int severity_of(const vigil_change *c, unsigned flags)
+{
+	const vigil_entry *o = c ? c->old_entry : NULL, *n = c ? c->new_entry : NULL;
+
+	if (flags & ROOT_OWN)
+		return VIGIL_SEV_CRITICAL;
+	if (c == NULL || n == NULL)
+		return VIGIL_SEV_WARNING;
+	/* A program that gains setuid/setgid or file capabilities is how a foothold
+	 * becomes root. */
+	if (c->kind == VIGIL_CHANGE_CHANGED && o != NULL) {
+		if ((c->attrs & VIGIL_ATTR_MODE) && (n->mode & 06000 & ~o->mode))
+			return VIGIL_SEV_CRITICAL;
+		if ((c->attrs & VIGIL_ATTR_CAPS) && n->caps_len > 0)
+			return VIGIL_SEV_CRITICAL;
+	}
+	if (c->kind == VIGIL_CHANGE_ADDED && (n->attrs & VIGIL_ATTR_MODE) && S_ISREG(n->type) &&
+	    (n->mode & 06000))
+		return VIGIL_SEV_CRITICAL;
+	return VIGIL_SEV_WARNING;
+}
+
+static void send_alert(vigil_watch *w, const vigil_change *c, const char *path, size_t path_len,
+		       const char *change_name, const wjob *j, int basis)
+{
+	char reason[3 * PATH_MAX], who[PATH_MAX + 128], attrs[256], other[PATH_MAX + 32] = "";
+	struct alert_extra x = {.j = j, .basis = basis};
+	bool has_new = c && c->new_entry;
+	const char *tail = basis == BASIS_NONE && has_new
+			       ? "; no baseline covers it, so only the new values are known"
+			   : basis == BASIS_NONE       ? "; no baseline covers it"
+			   : basis == BASIS_UNRECORDED ? "; it was not in the baseline"
+						       : "";
+	const char *verb;
+	bool from_check =
+	    j->detected_by == DET_STARTUP_CHECK || j->detected_by == DET_OVERFLOW_CHECK;
+	vigil_alert a = {.time_us = j->time_us,
+			 .kind = "integrity",
+			 .severity = severity_of(c, j->flags),
+			 .change = c,
+			 .path = c ? NULL : path,
+			 .path_len = path_len,
+			 .change_name = change_name,
+			 .has_process = true,
+			 .proc = j->proc,
+			 .reason = reason,
+			 .extra = write_integrity_extra,
+			 .extra_user = &x};
+	const char *shown = c ? c->path : path;
+
+	describe_proc(j->proc, j->detected_by, who, sizeof(who));
+	attr_list(c ? c->attrs : 0, attrs, sizeof(attrs));
+	if (j->other)
+		snprintf(other, sizeof(other), " %s %s", j->other_is_new ? "to" : "from", j->other);
+	if (c == NULL)
+		verb = "was created and removed again before it could be read";
+	else if (c->kind == VIGIL_CHANGE_REMOVED && j->other && j->other_is_new)
+		verb = "was renamed";
+	else if (c->kind == VIGIL_CHANGE_ADDED && j->other && !j->other_is_new)
+		verb = basis == BASIS_NONE ? "appeared, renamed"
+					   : "appeared (it is not in the baseline), renamed";
+	else if (c->kind == VIGIL_CHANGE_ADDED)
+		verb =
+		    basis == BASIS_NONE ? "was created" : "was added (it is not in the baseline)";
+	else if (c->kind == VIGIL_CHANGE_REMOVED)
+		verb = "was removed";
+	else if (j->other && !j->other_is_new)
+		verb = "was replaced, renamed";
+	else
+		verb = "was changed";
+	if (j->flags & ROOT_OWN)
+		snprintf(
+		    reason, sizeof(reason),
+		    "vigil's own %s %s %s%s%s%s%s %s: the detector itself may be under attack.",
+		    j->role ? j->role : "file", shown, verb, attrs[0] ? " (" : "", attrs,
+		    attrs[0] ? ")" : "", other, who);
+	else if (from_check)
+		snprintf(reason, sizeof(reason), "%s %s%s%s%s%s %s.", shown, verb,
+			 attrs[0] && c && c->kind == VIGIL_CHANGE_CHANGED ? " (" : "",
+			 c && c->kind == VIGIL_CHANGE_CHANGED ? attrs : "",
+			 attrs[0] && c && c->kind == VIGIL_CHANGE_CHANGED ? ")" : "", other,
+			 j->detected_by == DET_STARTUP_CHECK
+			     ? "while vigil watch was not running (found by the start-up check)"
+			     : "while events were lost (found by the check after the overflow)");
+	else
+		snprintf(reason, sizeof(reason), "%s %s%s%s%s%s %s%s.", shown, verb,
+			 attrs[0] && c && c->kind == VIGIL_CHANGE_CHANGED ? " (" : "",
+			 c && c->kind == VIGIL_CHANGE_CHANGED ? attrs : "",
+			 attrs[0] && c && c->kind == VIGIL_CHANGE_CHANGED ? ")" : "", other, who,
+			 tail);
+	(void)vigil_watch_emit(w, &a);
+}
+
+void eval_change_alert(vigil_watch *w, const vigil_change *c, const wjob *j)
+{
+	send_alert(w, c, c->path, c->path_len, NULL, j, BASIS_BASELINE);
+}
+
+/* ---- paths reported removed (so a parent's removal does not repeat them) ---- */
+
+static bool removed_seen(vigil_watch *w, const char *path, size_t len, bool mark)
+{
+	uint64_t h = watch_hash(w, path, len) | 1;
+	size_t slot = h & (sizeof(w->removed_keys) / sizeof(*w->removed_keys) - 1);
+	int64_t now = watch_mono_ns();
+
+	if (w->removed_keys[slot] == h && now - w->removed_ns[slot] < REMOVED_TTL_NS)
+		return true;
+	if (mark) {
+		w->removed_keys[slot] = h;
+		w->removed_ns[slot] = now;
+	}
+	return false;
+}
+
+struct cmp_ctx {
+	vigil_watch *w;
+	const wjob *j;
+	size_t alerts, more, dups;
+};
+
+static int on_compare(void *user, const vigil_change *c)
+{
+	struct cmp_ctx *x = user;
+
+	if (c->kind == VIGIL_CHANGE_REMOVED && removed_seen(x->w, c->path, c->path_len, true)) {
+		x->dups++;
+		return 0;
+	}
+	if (x->alerts >= JOB_ALERTS_MAX) {
+		x->more++;
+		return 0;
+	}
+	x->alerts++;
+	eval_change_alert(x->w, c, x->j);
+	return 0;
+}
+
+/* ---- without a baseline: what the events and the file now say ---- */
+
+/* The attributes an event can change: without old values, these are the ones shown. */
+static uint32_t implied_attrs(uint32_t ev)
+{
+	uint32_t a = 0;
+
+	if (ev & (VIGIL_WEV_MODIFY | VIGIL_WEV_CLOSE_WRITE))
+		a |= VIGIL_ATTR_SIZE | VIGIL_ATTR_MTIME | VIGIL_ATTR_CTIME | VIGIL_ATTR_HASH;
+	if (ev & VIGIL_WEV_ATTRIB)
+		a |= VIGIL_ATTR_MODE | VIGIL_ATTR_UID | VIGIL_ATTR_GID | VIGIL_ATTR_MTIME |
+		     VIGIL_ATTR_CTIME | VIGIL_ATTR_NLINK | VIGIL_ATTR_ACL | VIGIL_ATTR_CAPS |
+		     VIGIL_ATTR_SELINUX | VIGIL_ATTR_XATTRS | VIGIL_ATTR_FLAGS;
+	/* Renamed over, or removed and made again: a different file under the name. */
+	if (ev & (VIGIL_WEV_MOVED_TO | VIGIL_WEV_CREATE))
+		a |= VIGIL_ATTR_DEFAULT;
+	return a;
+}
+
+/* Reads path's current values; returns 0, or VIGIL_E_NOT_FOUND if it is gone. A key
+ * file is not hashed: even a digest of key material stays out of alerts. */
+static int read_now(const char *path, size_t len, bool is_key, vigil_entry *e)
+{
+	struct stat st;
+	vigil_entry_read_info info = {0};
+	uint32_t attrs = VIGIL_ATTR_DEFAULT;
+	int rc;
+
+	if (path[0] != '/' || lstat(path, &st) != 0)
+		return VIGIL_E_NOT_FOUND;
+	if (is_key || (S_ISREG(st.st_mode) && st.st_size > HASH_MAX_BYTES))
+		attrs &= ~VIGIL_ATTR_HASH;
+	/* By absolute path (AT_FDCWD): the kernel gave it with no symlink in it, and a
+	 * swap after the lstat is caught by the reader's fstat comparison. */
+	rc = vigil_entry_read(AT_FDCWD, path, path, len, &st, attrs, VIGIL_HASH_SHA256, -1, e,
+			      &info);
+	/* Partly unreadable (EACCES on xattrs): the lstat values are still there. */
+	return rc == VIGIL_E_SYSTEM ? 0 : rc;
+}
+
+static void eval_events(vigil_watch *w, const wjob *j, int basis)
+{
+	vigil_entry e = {0};
+	int rc = read_now(j->path, j->len, j->role && strcmp(j->role, "key") == 0, &e);
+	bool made = j->ev & (VIGIL_WEV_CREATE | VIGIL_WEV_MOVED_TO);
+	bool gone = j->ev & (VIGIL_WEV_DELETE | VIGIL_WEV_MOVED_FROM);
+
+	if (rc == VIGIL_E_NOT_FOUND) {
+		vigil_change c = {
+		    .path = j->path, .path_len = j->len, .kind = VIGIL_CHANGE_REMOVED};
+
+		if (made && !gone)
+			return; /* made, then its parent went: reported with the parent */
+		if (made) {
+			/* Both seen: created and removed (or renamed away) within one burst. */
+			send_alert(w, NULL, j->path, j->len, "transient", j, basis);
+			return;
+		}
+		if (removed_seen(w, j->path, j->len, true))
+			return;
+		send_alert(w, &c, NULL, 0, NULL, j, basis);
+		return;
+	}
+	if (rc != 0)
+		return;
+	{
+		bool added = (j->ev & VIGIL_WEV_CREATE) ||
+			     ((j->ev & VIGIL_WEV_MOVED_TO) && !(j->ev & VIGIL_WEV_MOVED_FROM));
+		vigil_change c = {.path = j->path,
+				  .path_len = j->len,
+				  .kind = added ? VIGIL_CHANGE_ADDED : VIGIL_CHANGE_CHANGED,
+				  .attrs = added ? e.attrs : implied_attrs(j->ev) & e.attrs,
+				  .new_entry = &e};
+
+		send_alert(w, &c, NULL, 0, NULL, j, basis);
+	}
+	vigil_entry_clear(&e);
+}
+
+/* ---- reloads ---- */
+
+static void post_policy(vigil_watch *w, wpolicy *p, bool reload)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&w->mu);
+	wpolicy_free(w->new_policy);
+	w->new_policy = p;
+	if (reload)
+		w->reload_done = true;
+	pthread_mutex_unlock(&w->mu);
+	(void)!write(w->wakefd, &one, sizeof(one));
+}
+
+/* Opens the baseline again (a new handle: the old one stays in use if this fails). */
+static int reopen(vigil_watch *w, bool reload, char *err, size_t cap)
+{
+	vigil_baseline *nb = NULL;
+	wpolicy *p;
+	int rc = vigil_baseline_open(&w->bo, &nb, err, cap);
+
+	if (rc != 0)
+		return rc;
+	if ((p = wpolicy_from(nb)) == NULL) {
+		vigil_baseline_close(nb);
+		snprintf(err, cap, "out of memory");
+		return VIGIL_E_NOMEM;
+	}
+	vigil_baseline_close(w->base);
+	w->base = nb;
+	post_policy(w, p, reload);
+	return 0;
+}
+
+static void eval_reload(vigil_watch *w)
+{
+	char err[1024] = "", reason[1200];
+	uint64_t one = 1;
+	int rc = reopen(w, true, err, sizeof(err));
+
+	if (rc == 0)
+		return; /* the loop says "reloaded" once the new paths are marked */
+	pthread_mutex_lock(&w->mu);
+	w->reload_done = true;
+	pthread_mutex_unlock(&w->mu);
+	(void)!write(w->wakefd, &one, sizeof(one));
+	snprintf(reason, sizeof(reason),
+		 "The configuration was not reloaded: %s. The previous configuration stays in "
+		 "force and events are still watched.",
+		 err[0] ? err : vigil_strerror(rc));
+	watch_agent_alert(w, VIGIL_SEV_ERROR, "reload_failed", reason, NULL, NULL);
+}
+
+static void eval_path(vigil_watch *w, wjob *j)
+{
+	struct cmp_ctx x = {.w = w, .j = j};
+	char reason[PATH_MAX + 256];
+	int rc;
+
+	if ((j->flags & ROOT_BASELINE) && w->base && !(j->flags & ROOT_OWN) &&
+	    vigil_baseline_covers(w->base, j->path)) {
+		struct stat st;
+
+		rc = vigil_baseline_compare_path(w->base, j->path, on_compare, &x);
+		if (rc != 0) {
+			snprintf(reason, sizeof(reason),
+				 "%s could not be compared with the baseline: %s.", j->path,
+				 vigil_strerror(rc));
+			watch_agent_alert(w, VIGIL_SEV_ERROR, "compare_failed", reason, NULL, NULL);
+			return;
+		}
+		if (x.more > 0) {
+			snprintf(reason, sizeof(reason),
+				 "%zu more entries below %s were reported by one change and are "
+				 "not listed one by one; vigil check lists them.",
+				 x.more, j->path);
+			watch_agent_alert(w, VIGIL_SEV_WARNING, "summary", reason, NULL, NULL);
+		}
+		if (x.alerts > 0 || x.dups > 0)
+			return;
+		/* Nothing differs from the baseline. A name made and gone again, or gone
+		 * without a row, still happened: say so from the events. So does a name
+		 * made again as recorded (a directory removed, then made anew with the same
+		 * inode number): its removal was reported, so is its return. */
+		if (lstat(j->path, &st) == 0) {
+			if (j->ev & (VIGIL_WEV_CREATE | VIGIL_WEV_MOVED_TO))
+				eval_events(w, j, BASIS_MATCHES);
+			return;
+		}
+		if (j->ev & (VIGIL_WEV_CREATE | VIGIL_WEV_MOVED_TO | VIGIL_WEV_DELETE |
+			     VIGIL_WEV_MOVED_FROM))
+			eval_events(w, j, BASIS_UNRECORDED);
+		return;
+	}
+	if (j->flags & (ROOT_OWN | ROOT_PATHARG))
+		eval_events(w, j, BASIS_NONE);
+	/* else: inside a baseline root but excluded by its policy. */
+	if ((j->flags & ROOT_OWN) && w->base && j->role && strcmp(j->role, "database") == 0) {
+		char err[1024] = "";
+
+		/* init or accept ran (or someone else wrote it): the seal must still hold. */
+		if ((rc = reopen(w, false, err, sizeof(err))) != 0) {
+			snprintf(reason, sizeof(reason),
+				 "After that change the baseline %s does not verify: %s. The "
+				 "previous baseline stays in use for comparisons.",
+				 j->path, err[0] ? err : vigil_strerror(rc));
+			watch_agent_alert(w, VIGIL_SEV_CRITICAL, "baseline_invalid", reason, NULL,
+					  NULL);
+		}
+	}
+}
+
+static void *eval_main(void *arg)
+{
+	vigil_watch *w = arg;
+
+	for (;;) {
+		wjob *j;
+
+		pthread_mutex_lock(&w->mu);
+		while (w->qhead == NULL && !w->quit)
+			pthread_cond_wait(&w->cond, &w->mu);
+		if (w->qhead == NULL) {
+			pthread_mutex_unlock(&w->mu);
+			break;
+		}
+		j = w->qhead;
+		w->qhead = j->next;
+		if (w->qhead == NULL)
+			w->qtail = NULL;
+		w->qlen--;
+		pthread_mutex_unlock(&w->mu);
+		if (j->type == JOB_RELOAD)
+			eval_reload(w);
+		else
+			eval_path(w, j);
+		wjob_free(j);
+	}
+	return NULL;
+}
+
+int eval_start(vigil_watch *w)
+{
+	if (pthread_create(&w->eval_thread, NULL, eval_main, w) != 0)
+		return VIGIL_E_SYSTEM;
+	w->eval_started = true;
+	return 0;
+}
+
+void eval_stop(vigil_watch *w)
+{
+	if (!w->eval_started)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->quit = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->eval_thread, NULL);
+	w->eval_started = false;
+	/* Anything pushed after the thread left (none in order, but be sure). */
+	while (w->qhead) {
+		wjob *j = w->qhead;
+
+		w->qhead = j->next;
+		wjob_free(j);
+	}
+	w->qtail = NULL;
+	w->qlen = 0;
+}
