@@ -28,7 +28,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test bench bench-integrity fuzz install clean format-check
+.PHONY: all deps run test bench bench-integrity bench-watch fuzz install clean format-check
 all: deps $(BUILD)/vigil
 
 # Installs missing Debian packages (as root) or says exactly what to run.
@@ -67,6 +67,10 @@ bench: all
 bench-integrity: all
 	@scripts/deps.sh bench
 	@BUILD=$(BUILD) bench/integrity.sh
+
+bench-watch: all
+	@scripts/deps.sh bench
+	@BUILD=$(BUILD) bench/watch.sh
 
 fuzz:
 	@scripts/deps.sh build
