@@ -69,7 +69,6 @@ bench-integrity: all
 	@BUILD=$(BUILD) bench/integrity.sh
 
 bench-watch: all
-	@scripts/deps.sh bench
 	@BUILD=$(BUILD) bench/watch.sh
 
 fuzz:
