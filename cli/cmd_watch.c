@@ -40,10 +40,18 @@ static const char watch_usage[] =
     "                           restarts\n"
     "      --spool-max SIZE     bound of the spool (default 64M)\n"
     "\n"
+    "Defenses (PATHs are also protected from destruction; see vigil(1), DEFENSES):\n"
+    "      --respond MODE       alert, stop or kill: what the destruction defense does\n"
+    "                           to an offending process (default: the config's, else\n"
+    "                           alert; stop is recommended). Integrity changes are\n"
+    "                           always only reported\n"
+    "      --no-raw-device-guard  allow any program to open disks for writing\n"
+    "      --canaries FILE      the decoy registry (default " VIGIL_DEFAULT_CANARY_DB ")\n"
+    "      --inventory FILE     where secrets lie, from vigil scan --record (default\n"
+    "                           " VIGIL_DEFAULT_INVENTORY_DB ")\n"
+    "      --no-exfil-staging   do not scan archives written in watched and temp dirs\n"
+    "\n"
     "Behaviour:\n"
-    "      --respond MODE       alert (default), stop or kill: what the destruction\n"
-    "                           defenses do to an offending process (integrity changes\n"
-    "                           are always only reported)\n"
     "      --heartbeat SECONDS  agent heartbeat alert period, 0 for none (default 60)\n"
     "      --coalesce MS        quiet time that ends a burst of events on one path\n"
     "                           (default 5)\n"
@@ -72,6 +80,10 @@ enum {
 	OPT_COALESCE_MAX,
 	OPT_RATE_LIMIT,
 	OPT_BACKEND,
+	OPT_NO_RAW_GUARD,
+	OPT_CANARIES,
+	OPT_INVENTORY,
+	OPT_NO_EXFIL,
 };
 
 static bool parse_bounded(const char *opt, const char *arg, uint64_t max, unsigned *out)
@@ -109,6 +121,10 @@ int cmd_watch(int argc, char **argv)
 	    {"coalesce-max", required_argument, NULL, OPT_COALESCE_MAX},
 	    {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
 	    {"backend", required_argument, NULL, OPT_BACKEND},
+	    {"no-raw-device-guard", no_argument, NULL, OPT_NO_RAW_GUARD},
+	    {"canaries", required_argument, NULL, OPT_CANARIES},
+	    {"inventory", required_argument, NULL, OPT_INVENTORY},
+	    {"no-exfil-staging", no_argument, NULL, OPT_NO_EXFIL},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	vigil_watch_options o;
@@ -211,6 +227,18 @@ int cmd_watch(int argc, char **argv)
 					  optarg);
 				return EXIT_ERROR;
 			}
+			break;
+		case OPT_NO_RAW_GUARD:
+			o.raw_device_guard = 0;
+			break;
+		case OPT_CANARIES:
+			o.canary_db = optarg;
+			break;
+		case OPT_INVENTORY:
+			o.inventory_db = optarg;
+			break;
+		case OPT_NO_EXFIL:
+			o.exfil_staging = 0;
 			break;
 		case 'h':
 			fputs(watch_usage, stdout);

@@ -233,7 +233,7 @@ static size_t count_components(const char *s)
 
 /* ---- the parser ---- */
 
-enum sect_kind { SECT_BASELINE, SECT_GROUP, SECT_PATH };
+enum sect_kind { SECT_BASELINE, SECT_GROUP, SECT_PATH, SECT_WATCH };
 
 struct section {
 	enum sect_kind kind;
@@ -283,6 +283,8 @@ struct parser {
 	vigil_config *c;
 	struct vec excludes, boot;
 	unsigned database_line, key_line, public_key_line, hash_line, boot_word_line;
+	struct vec protect, raw_allow, allow, exfil_dirs;
+	unsigned respond_line, raw_line, canaries_line, exfil_line, inventory_line;
 };
 
 /* Records a format error; the one on the earliest line wins, so a message always points
@@ -327,6 +329,9 @@ static const char *sect_name(const struct parser *p, const struct section *s, ch
 		break;
 	case SECT_PATH:
 		snprintf(buf, cap, "[path %s]", p->c->rules[s->index].root);
+		break;
+	case SECT_WATCH:
+		snprintf(buf, cap, "[watch]");
 		break;
 	default:
 		snprintf(buf, cap, "[baseline]");
@@ -613,6 +618,10 @@ static int section_header(struct parser *p, const char *s, size_t n)
 			return fail(p, line, "unexpected '%.*s' in [baseline]", (int)(e - a),
 				    s + a);
 		return push_section(p, SECT_BASELINE, 0, line);
+	} else if (we - w == 5 && memcmp(s + w, "watch", 5) == 0) {
+		if (a != e)
+			return fail(p, line, "unexpected '%.*s' in [watch]", (int)(e - a), s + a);
+		return push_section(p, SECT_WATCH, 0, line);
 	} else if ((we - w == 5 && memcmp(s + w, "group", 5) == 0) ||
 		   (we - w == 4 && memcmp(s + w, "path", 4) == 0)) {
 		bool is_path = we - w == 4;
@@ -635,7 +644,7 @@ static int section_header(struct parser *p, const char *s, size_t n)
 		r = is_path ? add_rule(p, toks.v[0], line) : add_group(p, toks.v[0], line);
 	} else {
 		return fail(p, line,
-			    "unknown section [%.*s] (expected [baseline], [group NAME] "
+			    "unknown section [%.*s] (expected [baseline], [watch], [group NAME] "
 			    "or [path ROOT])",
 			    (int)(end), s);
 	}
@@ -920,6 +929,80 @@ static int baseline_key(struct parser *p, const char *key, struct vec *toks)
 	return 0;
 }
 
+/* Absolute paths (or globs of them), each one word. */
+static int push_paths(struct parser *p, const char *key, struct vec *dst, struct vec *toks)
+{
+	for (size_t i = 0; i < toks->n; i++) {
+		if (toks->v[i][0] != '/')
+			return fail(p, p->lineno, "%s '%s' is not an absolute path", key,
+				    toks->v[i]);
+		if (vec_push(dst, toks->v[i]) != 0)
+			return oom(p);
+		toks->v[i] = NULL; /* transferred */
+	}
+	return 0;
+}
+
+/* allow = EXE[@sha256:HEX]: the digest, when given, is 64 hex digits. */
+static int check_allow(struct parser *p, const char *t)
+{
+	const char *at = strchr(t, '@');
+
+	if (at == NULL)
+		return 0;
+	if (strncmp(at + 1, "sha256:", 7) != 0 || strlen(at + 8) != 64 ||
+	    strspn(at + 8, "0123456789abcdefABCDEF") != 64)
+		return fail(p, p->lineno,
+			    "allow '%s': a digest is written EXE@sha256:HEX with 64 hex digits", t);
+	return 0;
+}
+
+static int watch_key(struct parser *p, const char *key, struct vec *toks)
+{
+	vigil_watch_config *wc = &p->c->watch;
+	bool on;
+	int r;
+
+	if (strcmp(key, "protect") == 0)
+		return push_paths(p, key, &p->protect, toks);
+	if (strcmp(key, "raw_device_allow") == 0)
+		return push_paths(p, key, &p->raw_allow, toks);
+	if (strcmp(key, "exfil_dirs") == 0)
+		return push_paths(p, key, &p->exfil_dirs, toks);
+	if (strcmp(key, "allow") == 0) {
+		for (size_t i = 0; i < toks->n; i++)
+			if ((r = check_allow(p, toks->v[i])) != 0)
+				return r;
+		return push_paths(p, key, &p->allow, toks);
+	}
+	if (strcmp(key, "canaries") == 0)
+		return set_path(p, key, toks, &p->canaries_line, &wc->canaries);
+	if (strcmp(key, "inventory") == 0)
+		return set_path(p, key, toks, &p->inventory_line, &wc->inventory);
+	if (strcmp(key, "respond") == 0) {
+		static const char *const modes[] = {"alert", "stop", "kill"};
+
+		if ((r = scalar(p, key, toks, &p->respond_line)) != 0)
+			return r;
+		for (int i = 0; i < 3; i++)
+			if (strcmp(toks->v[0], modes[i]) == 0) {
+				wc->respond = i;
+				return 0;
+			}
+		return fail(p, p->lineno, "respond '%s' is not alert, stop or kill", toks->v[0]);
+	}
+	/* raw_devices, exfil_staging: booleans */
+	if ((r = scalar(p, key, toks,
+			strcmp(key, "raw_devices") == 0 ? &p->raw_line : &p->exfil_line)) != 0 ||
+	    (r = parse_bool(p, key, toks->v[0], &on)) != 0)
+		return r;
+	if (strcmp(key, "raw_devices") == 0)
+		wc->raw_devices = on;
+	else
+		wc->exfil_staging = on;
+	return 0;
+}
+
 static int handler(void *user, const char *section, const char *key, const char *value, int lineno)
 {
 	struct parser *p = user;
@@ -956,6 +1039,14 @@ static int handler(void *user, const char *section, const char *key, const char 
 		if (strcmp(key, "attributes"))
 			goto unknown;
 		break;
+	case SECT_WATCH:
+		if (strcmp(key, "protect") && strcmp(key, "respond") &&
+		    strcmp(key, "raw_devices") && strcmp(key, "raw_device_allow") &&
+		    strcmp(key, "allow") && strcmp(key, "canaries") &&
+		    strcmp(key, "exfil_staging") && strcmp(key, "exfil_dirs") &&
+		    strcmp(key, "inventory"))
+			goto unknown;
+		break;
 	case SECT_PATH:
 		if (strcmp(key, "attributes") && strcmp(key, "exclude") && strcmp(key, "growing") &&
 		    strcmp(key, "presence") && strcmp(key, "recurse"))
@@ -973,6 +1064,8 @@ static int handler(void *user, const char *section, const char *key, const char 
 	}
 	if (s->kind == SECT_BASELINE) {
 		r = baseline_key(p, key, &toks);
+	} else if (s->kind == SECT_WATCH) {
+		r = watch_key(p, key, &toks);
 	} else if (s->kind == SECT_GROUP) {
 		r = push_attr_tokens(p, &p->groups[s->index].toks, &toks);
 	} else {
@@ -1105,6 +1198,10 @@ static void parser_free(struct parser *p)
 	free(p->sects);
 	vec_free(&p->excludes);
 	vec_free(&p->boot);
+	vec_free(&p->protect);
+	vec_free(&p->raw_allow);
+	vec_free(&p->allow);
+	vec_free(&p->exfil_dirs);
 }
 
 /* ---- building the matching tables ---- */
@@ -1167,7 +1264,11 @@ static int take_lists(struct parser *p)
 	int r;
 
 	if ((r = vec_finish(&p->excludes, &c->excludes)) != 0 ||
-	    (r = vec_finish(&p->boot, &c->boot_devices)) != 0)
+	    (r = vec_finish(&p->boot, &c->boot_devices)) != 0 ||
+	    (r = vec_finish(&p->protect, &c->watch.protect)) != 0 ||
+	    (r = vec_finish(&p->raw_allow, &c->watch.raw_device_allow)) != 0 ||
+	    (r = vec_finish(&p->allow, &c->watch.allow)) != 0 ||
+	    (r = vec_finish(&p->exfil_dirs, &c->watch.exfil_dirs)) != 0)
 		return r;
 	for (size_t i = 0; i < c->nrules; i++) {
 		struct rule_def *d = &p->rdefs[i];
@@ -1192,6 +1293,12 @@ void vigil_config_free(vigil_config *c)
 	free(c->public_key);
 	strv_free(c->excludes);
 	strv_free(c->boot_devices);
+	strv_free(c->watch.protect);
+	strv_free(c->watch.raw_device_allow);
+	strv_free(c->watch.allow);
+	strv_free(c->watch.exfil_dirs);
+	free(c->watch.canaries);
+	free(c->watch.inventory);
 	for (size_t i = 0; i < c->nrules; i++) {
 		free(c->rules[i].root);
 		strv_free(c->rules[i].excludes);
@@ -1234,6 +1341,7 @@ int vigil_config_parse(const char *name, const char *text, size_t len, vigil_con
 		goto out;
 	}
 	cp->pub.hash = VIGIL_HASH_SHA256;
+	cp->pub.watch.respond = cp->pub.watch.raw_devices = cp->pub.watch.exfil_staging = -1;
 	p.c = &cp->pub;
 	/* NULL + 0 is undefined behaviour even when nothing is read. */
 	p.pos = text != NULL ? text : "";
@@ -1385,11 +1493,16 @@ int vigil_config_from_paths(const char *const *paths, size_t npaths, uint32_t at
 	if ((cp = calloc(1, sizeof(*cp))) == NULL ||
 	    (cp->pub.rules = calloc(npaths ? npaths : 1, sizeof(vigil_rule))) == NULL ||
 	    (cp->pub.excludes = calloc(1, sizeof(char *))) == NULL ||
-	    (cp->pub.boot_devices = calloc(1, sizeof(char *))) == NULL) {
+	    (cp->pub.boot_devices = calloc(1, sizeof(char *))) == NULL ||
+	    (cp->pub.watch.protect = calloc(1, sizeof(char *))) == NULL ||
+	    (cp->pub.watch.raw_device_allow = calloc(1, sizeof(char *))) == NULL ||
+	    (cp->pub.watch.allow = calloc(1, sizeof(char *))) == NULL ||
+	    (cp->pub.watch.exfil_dirs = calloc(1, sizeof(char *))) == NULL) {
 		r = VIGIL_E_NOMEM;
 		goto out;
 	}
 	cp->pub.hash = VIGIL_HASH_SHA256;
+	cp->pub.watch.respond = cp->pub.watch.raw_devices = cp->pub.watch.exfil_staging = -1;
 	for (size_t i = 0; i < npaths; i++) {
 		vigil_rule *rule = &cp->pub.rules[cp->pub.nrules];
 		bool dup = false;

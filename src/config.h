@@ -24,6 +24,21 @@ typedef struct vigil_rule {
 	unsigned line;   /* where the section starts, for messages */
 } vigil_rule;
 
+/* The [watch] section: the defenses of `vigil watch` (doc/vigil.conf.5). Lists are never
+ * NULL; an empty list means "the built-in default" where one exists. Tri-states are -1 when
+ * the file does not say. */
+typedef struct vigil_watch_config {
+	char **protect;          /* protect = DIR...: protected from destruction */
+	int respond;             /* respond = alert | stop | kill (vigil_watch_respond) */
+	int raw_devices;         /* raw_devices = on | off */
+	char **raw_device_allow; /* raw_device_allow = PROGRAM-GLOB... (executable paths) */
+	char **allow;      /* allow = EXE[@sha256:HEX]...: trusted by the destruction defense */
+	char *canaries;    /* canaries = DB: the decoy registry */
+	int exfil_staging; /* exfil_staging = on | off */
+	char **exfil_dirs; /* exfil_dirs = DIR...: staging places watched besides the paths */
+	char *inventory;   /* inventory = DB: vigil scan --record's inventory */
+} vigil_watch_config;
+
 typedef struct vigil_config {
 	char *source;         /* the file it was read from, or NULL for built from paths */
 	char *database;       /* [baseline] database, or NULL (caller's default) */
@@ -34,7 +49,8 @@ typedef struct vigil_config {
 	char **boot_devices;  /* [baseline] boot_sectors = /dev/x ...: NULL-terminated, never
 			       * NULL; empty with boot_auto false = none */
 	bool boot_auto;       /* boot_sectors = auto: every whole-disk block device */
-	vigil_rule *rules;    /* in file order */
+	vigil_watch_config watch; /* [watch]; not part of the policy digest */
+	vigil_rule *rules;        /* in file order */
 	size_t nrules;
 } vigil_config;
 

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "json.h"
 #include "watch_int.h"
 
@@ -56,6 +57,8 @@ void vigil_watch_options_default(vigil_watch_options *o)
 	o->startup_check = true;
 	o->handle_signals = true;
 	o->sd_notify = true;
+	o->raw_device_guard = -1;
+	o->exfil_staging = -1;
 }
 
 /* Copies s into the watcher's string list; NULL stays NULL. */
@@ -1085,6 +1088,18 @@ static void write_roots(FILE *f, const vigil_watch *w)
 	fputc(']', f);
 }
 
+static void write_defenses(FILE *f, const vigil_watch *w)
+{
+	fputs(",\"defenses\":{", f);
+	for (size_t i = 0; i < w->ndefenses; i++) {
+		const char *st = w->defenses[i].status;
+
+		fprintf(f, "%s\"%s\":", i ? "," : "", w->defenses[i].ops->name);
+		vigil_json_string(f, st, strlen(st));
+	}
+	fputc('}', f);
+}
+
 static void write_started_extra(FILE *f, void *user)
 {
 	vigil_watch *w = user;
@@ -1098,6 +1113,7 @@ static void write_started_extra(FILE *f, void *user)
 	else
 		fputs("null", f);
 	fprintf(f, ",\"heartbeat_s\":%u", w->o.heartbeat_s);
+	write_defenses(f, w);
 }
 
 static void started_alert(vigil_watch *w)
@@ -1119,6 +1135,9 @@ static void started_alert(vigil_watch *w)
 	}
 	if (ni > 0 || nn > 0)
 		sev = VIGIL_SEV_WARNING;
+	for (size_t i = 0; i < w->ndefenses; i++)
+		if (w->defenses[i].rc != 0)
+			sev = VIGIL_SEV_WARNING; /* the reason's defenses member says which */
 	if (w->o.backend == VIGIL_WATCH_INOTIFY)
 		why = "with inotify, as asked (--backend inotify): no process is named";
 	else if (w->fan == NULL)
@@ -1451,7 +1470,7 @@ static void on_ext(vigil_watch *w, wsource *s, uint32_t events)
 
 int vigil_watch_add_hook(vigil_watch *w, vigil_watch_hook_fn fn, void *user)
 {
-	if (atomic_load(&w->running))
+	if (atomic_load(&w->running) && !w->attaching)
 		return VIGIL_E_INVALID;
 	if (w->nhooks == WATCH_MAX_HOOKS)
 		return VIGIL_E_LIMIT;
@@ -1464,7 +1483,7 @@ int vigil_watch_add_hook(vigil_watch *w, vigil_watch_hook_fn fn, void *user)
 int vigil_watch_add_source(vigil_watch *w, int fd, uint32_t epoll_events, vigil_watch_source_fn fn,
 			   void *user)
 {
-	if (atomic_load(&w->running))
+	if (atomic_load(&w->running) && !w->attaching)
 		return VIGIL_E_INVALID;
 	if (w->next == WATCH_MAX_SOURCES)
 		return VIGIL_E_LIMIT;
@@ -1508,12 +1527,135 @@ void vigil_watch_get_stats(vigil_watch *w, vigil_watch_stats *st)
 	st->rate_limited = atomic_load(&w->n_limited);
 }
 
+/* Takes a malloc'd array of string pointers into the watcher (freed with it). */
+static int own_list(vigil_watch *w, const char **v)
+{
+	const char ***grown = realloc(w->lists, (w->nlists + 1) * sizeof(*grown));
+
+	if (grown == NULL)
+		return VIGIL_E_NOMEM;
+	w->lists = grown;
+	w->lists[w->nlists++] = v;
+	return 0;
+}
+
+/* Copies a list of strings (n of them) into the watcher's strings. */
+static int keep_list(vigil_watch *w, const char *const **dst, size_t *ndst, const char *const *src,
+		     size_t n)
+{
+	const char **v;
+
+	*dst = NULL;
+	*ndst = 0;
+	if (src == NULL)
+		return 0;
+	if ((v = calloc(n + 1, sizeof(*v))) == NULL)
+		return VIGIL_E_NOMEM;
+	if (own_list(w, v) != 0) {
+		free(v);
+		return VIGIL_E_NOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (keep(w, &v[i], src[i]) != 0)
+			return VIGIL_E_NOMEM;
+	*dst = v;
+	*ndst = n;
+	return 0;
+}
+
+static size_t strv_len(char *const *v)
+{
+	size_t n = 0;
+
+	while (v != NULL && v[n] != NULL)
+		n++;
+	return n;
+}
+
+/* The config's [watch] section fills what the options left unset. */
+static int merge_watch_config(vigil_watch *w, char *err, size_t cap)
+{
+	const vigil_watch_config *wc;
+	vigil_config *c = NULL;
+	vigil_watch_options *o = &w->o;
+	int rc = 0;
+
+	if (o->config_path != NULL) {
+		char e[1024] = "";
+
+		if ((rc = vigil_config_load(o->config_path, &c, e, sizeof(e))) != 0) {
+			snprintf(err, cap, "%s", e[0] ? e : vigil_strerror(rc));
+			return rc;
+		}
+		wc = &c->watch;
+		if (o->respond == VIGIL_RESPOND_DEFAULT && wc->respond >= 0)
+			o->respond = (vigil_watch_respond)(VIGIL_RESPOND_ALERT + wc->respond);
+		if (o->raw_device_guard < 0)
+			o->raw_device_guard = wc->raw_devices;
+		if (o->exfil_staging < 0)
+			o->exfil_staging = wc->exfil_staging;
+		if (o->raw_device_allow == NULL && strv_len(wc->raw_device_allow) > 0)
+			rc |= keep_list(w, &o->raw_device_allow, &o->nraw_device_allow,
+					(const char *const *)wc->raw_device_allow,
+					strv_len(wc->raw_device_allow));
+		if (o->allow == NULL && strv_len(wc->allow) > 0)
+			rc |= keep_list(w, &o->allow, &o->nallow, (const char *const *)wc->allow,
+					strv_len(wc->allow));
+		if (o->exfil_dirs == NULL && strv_len(wc->exfil_dirs) > 0)
+			rc |= keep_list(w, &o->exfil_dirs, &o->nexfil_dirs,
+					(const char *const *)wc->exfil_dirs,
+					strv_len(wc->exfil_dirs));
+		if (o->canary_db == NULL)
+			rc |= keep(w, &o->canary_db, wc->canaries);
+		if (o->inventory_db == NULL)
+			rc |= keep(w, &o->inventory_db, wc->inventory);
+		if (strv_len(wc->protect) > 0) {
+			/* Added to the options' own protected directories. */
+			size_t n = o->nprotect + strv_len(wc->protect);
+			const char **v = calloc(n + 1, sizeof(*v));
+
+			if (v == NULL || own_list(w, v) != 0) {
+				free(v);
+				rc = VIGIL_E_NOMEM;
+			} else {
+				for (size_t i = 0; i < o->nprotect; i++)
+					v[i] = o->protect[i];
+				for (size_t i = 0; i < strv_len(wc->protect); i++)
+					rc |= keep(w, &v[o->nprotect + i], wc->protect[i]);
+				o->protect = v;
+				o->nprotect = n;
+			}
+		}
+		vigil_config_free(c);
+		if (rc != 0)
+			return VIGIL_E_NOMEM;
+	}
+	if (o->respond == VIGIL_RESPOND_DEFAULT)
+		o->respond = VIGIL_RESPOND_ALERT;
+	if (o->raw_device_guard < 0)
+		o->raw_device_guard = 1;
+	if (o->exfil_staging < 0)
+		o->exfil_staging = 1;
+	if (o->canary_db == NULL)
+		o->canary_db = VIGIL_DEFAULT_CANARY_DB;
+	if (o->inventory_db == NULL)
+		o->inventory_db = VIGIL_DEFAULT_INVENTORY_DB;
+	return 0;
+}
+
 static int copy_options(vigil_watch *w, const vigil_watch_options *o)
 {
 	int rc = 0;
 
 	w->o = *o;
 	w->o.paths = NULL;
+	rc |= keep_list(w, &w->o.protect, &w->o.nprotect, o->protect, o->nprotect);
+	rc |= keep_list(w, &w->o.raw_device_allow, &w->o.nraw_device_allow, o->raw_device_allow,
+			o->nraw_device_allow);
+	rc |= keep_list(w, &w->o.allow, &w->o.nallow, o->allow, o->nallow);
+	rc |= keep_list(w, &w->o.exfil_dirs, &w->o.nexfil_dirs, o->exfil_dirs, o->nexfil_dirs);
+	rc |= keep(w, &w->o.canary_db, o->canary_db);
+	rc |= keep(w, &w->o.inventory_db, o->inventory_db);
 	rc |= keep(w, &w->o.db_path, o->db_path);
 	rc |= keep(w, &w->o.config_path, o->config_path);
 	rc |= keep(w, &w->o.key_path, o->key_path);
@@ -1594,9 +1736,9 @@ int vigil_watch_new(const vigil_watch_options *o, vigil_watch **out, char *err, 
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	w->self = getpid();
-	if ((rc = copy_options(w, o)) != 0)
+	if ((rc = copy_options(w, o)) != 0 || (rc = merge_watch_config(w, err, cap)) != 0)
 		goto out;
-	if (!o->use_baseline && o->npaths == 0) {
+	if (!o->use_baseline && o->npaths == 0 && w->o.nprotect == 0) {
 		snprintf(err, cap, "nothing to watch: give --db (a baseline) or PATHs");
 		rc = VIGIL_E_INVALID;
 		goto out;
@@ -1626,16 +1768,19 @@ int vigil_watch_new(const vigil_watch_options *o, vigil_watch **out, char *err, 
 	}
 	w->self_exe = realpath("/proc/self/exe", NULL);
 
-	/* PATH arguments: resolved now, so a relative path means the caller's directory. */
-	if (o->npaths > 0 && (w->pathargs = calloc(o->npaths, sizeof(*w->pathargs))) == NULL) {
+	/* PATH arguments and protected directories: resolved now, so a relative path means
+	 * the caller's directory. */
+	if (o->npaths + w->o.nprotect > 0 &&
+	    (w->pathargs = calloc(o->npaths + w->o.nprotect, sizeof(*w->pathargs))) == NULL) {
 		rc = VIGIL_E_NOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < o->npaths; i++) {
-		char *abs = realpath(o->paths[i], NULL);
+	for (size_t i = 0; i < o->npaths + w->o.nprotect; i++) {
+		const char *p = i < o->npaths ? o->paths[i] : w->o.protect[i - o->npaths];
+		char *abs = realpath(p, NULL);
 
 		if (abs == NULL) {
-			snprintf(err, cap, "%s: %s", o->paths[i], strerror(errno));
+			snprintf(err, cap, "%s: %s", p, strerror(errno));
 			rc = VIGIL_E_SYSTEM;
 			goto out;
 		}
@@ -1779,6 +1924,40 @@ static int place_marks(vigil_watch *w, char *err, size_t cap)
 	return 0;
 }
 
+/* Each defense plugs itself in before the loop is set up; one that cannot is left off and
+ * the "started" alert says why. */
+static void attach_defenses(vigil_watch *w)
+{
+	static const defense_ops *const all[] = {&defense_raw_device, &defense_canary,
+						 &defense_destruction, &defense_exfil};
+
+	w->attaching = true;
+	for (size_t i = 0; i < sizeof(all) / sizeof(*all); i++) {
+		wdefense *d = &w->defenses[w->ndefenses++];
+
+		d->ops = all[i];
+		d->status[0] = '\0';
+		d->rc = all[i]->attach(w, &d->state, d->status, sizeof(d->status));
+		if (d->rc != 0)
+			d->state = NULL;
+	}
+	w->attaching = false;
+}
+
+void vigil_watch_drain(vigil_watch *w)
+{
+	if (w->fan)
+		fan_drain(w);
+}
+
+bool vigil_watch_is_protected(const vigil_watch *w, const char *path, size_t len)
+{
+	for (size_t i = 0; i < w->npathargs; i++)
+		if (is_under(w->pathargs[i], strlen(w->pathargs[i]), path, len))
+			return true;
+	return false;
+}
+
 int vigil_watch_run(vigil_watch *w, char *err, size_t cap)
 {
 	struct epoll_event evs[32];
@@ -1788,6 +1967,7 @@ int vigil_watch_run(vigil_watch *w, char *err, size_t cap)
 		err[0] = '\0';
 	if (atomic_exchange(&w->running, true))
 		return VIGIL_E_INVALID;
+	attach_defenses(w);
 	w->start_ns = watch_mono_ns();
 	w->next_heartbeat_ns = w->start_ns + (int64_t)w->o.heartbeat_s * 1000000000;
 	if ((rc = setup_loop(w, err, cap)) != 0 || (rc = place_marks(w, err, cap)) != 0)
@@ -1865,6 +2045,9 @@ void vigil_watch_free(vigil_watch *w)
 		eval_stop(w);
 	if (w->check_running)
 		pthread_join(w->check_thread, NULL);
+	for (size_t i = 0; i < w->ndefenses; i++)
+		if (w->defenses[i].state != NULL)
+			w->defenses[i].ops->detach(w->defenses[i].state);
 	if (w->fan)
 		fan_close(w);
 	if (w->ino)
@@ -1903,6 +2086,9 @@ void vigil_watch_free(vigil_watch *w)
 	for (size_t i = 0; i < w->nstrs; i++)
 		free(w->strs[i]);
 	free(w->strs);
+	for (size_t i = 0; i < w->nlists; i++)
+		free(w->lists[i]);
+	free(w->lists);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cond);
 	free(w);

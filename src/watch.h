@@ -67,7 +67,18 @@ vigil_proc *vigil_watch_process(vigil_watch *w, const vigil_watch_event *ev);
  * Returns 0 or the first output's error (VIGIL_E_LIMIT: dropped and counted). */
 int vigil_watch_emit(vigil_watch *w, const vigil_alert *a);
 
-/* The options the watcher was made with (copied strings). */
+/* Reads the events the kernel holds now for the main (notification) group and hands
+ * them to the hooks, so that a decision taken next (a permission verdict) sees the
+ * evidence of everything that happened before it. Bounded; loop thread only. */
+void vigil_watch_drain(vigil_watch *w);
+
+/* The canonical path of a watched root the event lies under, for hooks that need to know
+ * whether a path is protected: true if path lies under one of the PATH arguments (or the
+ * config's protect list). */
+bool vigil_watch_is_protected(const vigil_watch *w, const char *path, size_t len);
+
+/* The options the watcher was made with (copied strings), with the config's [watch]
+ * section merged in where the options left a value unset. */
 const vigil_watch_options *vigil_watch_get_options(const vigil_watch *w);
 
 #endif

@@ -955,6 +955,11 @@ out:
 	free(path2);
 }
 
+void fan_drain(vigil_watch *w)
+{
+	on_fan(w, &w->fan->src, EPOLLIN);
+}
+
 bool fan_covers_dev(const vigil_watch *w, dev_t dev)
 {
 	if (w->fan == NULL)

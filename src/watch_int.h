@@ -14,6 +14,7 @@
 #include <sys/signalfd.h>
 #include <sys/types.h>
 
+#include "defense.h"
 #include "sink.h"
 #include "watch.h"
 
@@ -106,10 +107,20 @@ typedef struct wpolicy {
 struct fan_state;
 struct ino_state;
 
+/* One defense attached to the watcher. */
+typedef struct wdefense {
+	const defense_ops *ops;
+	void *state;
+	int rc; /* what attach returned */
+	char status[200];
+} wdefense;
+
 struct vigil_watch {
 	vigil_watch_options o; /* strings below are copies */
 	char **strs;           /* every copied string, freed at the end */
 	size_t nstrs;
+	const char ***lists; /* every copied list of strings (the arrays only) */
+	size_t nlists;
 	vigil_baseline_options bo;
 	char host[256];
 	char idbase[20];
@@ -163,6 +174,11 @@ struct vigil_watch {
 
 	struct fan_state *fan;
 	struct ino_state *ino;
+
+	/* Defenses (src/defense.h), attached by vigil_watch_run. */
+	wdefense defenses[4];
+	size_t ndefenses;
+	bool attaching; /* hooks and sources may be added */
 
 	/* Coalescing. */
 	prec **tab;
@@ -224,6 +240,8 @@ int watch_add_fd(vigil_watch *w, wsource *s, uint32_t events);
 void watch_del_fd(vigil_watch *w, wsource *s);
 
 /* watch_fan.c */
+/* Reads what the main group holds now (as on_fan does when it is ready). */
+void fan_drain(vigil_watch *w);
 /* Creates the fanotify group; 0 or VIGIL_E_SYSTEM with a sentence in why. */
 int fan_open(vigil_watch *w, char *why, size_t cap);
 /* Marks the file system of each root not yet watched; sets root->method/how. */

@@ -14,10 +14,14 @@
 extern "C" {
 #endif
 
+#define VIGIL_DEFAULT_CANARY_DB    "/var/lib/vigil/canaries.db"
+#define VIGIL_DEFAULT_INVENTORY_DB "/var/lib/vigil/inventory.db"
+
 /* What to do about an offending process (used by the destruction defenses; integrity
  * alerts are after the fact and always "alerted"). */
 typedef enum vigil_watch_respond {
-	VIGIL_RESPOND_ALERT = 0,
+	VIGIL_RESPOND_DEFAULT = 0, /* the config's respond, else ALERT */
+	VIGIL_RESPOND_ALERT,
 	VIGIL_RESPOND_STOP,
 	VIGIL_RESPOND_KILL,
 } vigil_watch_respond;
@@ -50,8 +54,29 @@ typedef struct vigil_watch_options {
 	const char *cert_key;     /* tls: its key, optional */
 	const char *spool_dir;    /* syslog spool directory, or NULL for none */
 	uint64_t spool_max_bytes; /* 0 = the sink's default (64 MiB) */
-	vigil_watch_respond respond;
 	vigil_watch_backend backend;
+
+	/* Defenses (vigil(1), DEFENSES; the config's [watch] section fills what is left
+	 * unset here). The PATHs and protect are the directories protected from destruction. */
+	vigil_watch_respond respond; /* what the destruction defense does. Default DEFAULT */
+	const char *const *protect;
+	size_t nprotect;
+	int raw_device_guard;                /* refuse writes to block devices: 1 on, 0 off, -1 the
+					      * config's, else on. Default -1 */
+	const char *const *raw_device_allow; /* programs allowed to (globs on the executable
+					      * path); NULL: the config's, else built-in */
+	size_t nraw_device_allow;
+	const char *const *allow; /* trusted by the destruction defense: "EXE" or
+				   * "EXE@sha256:HEX"; NULL: the config's, else built-in */
+	size_t nallow;
+	const char *canary_db; /* decoy registry; NULL: the config's, else
+				* VIGIL_DEFAULT_CANARY_DB (no decoys when it does not exist) */
+	int exfil_staging;     /* scan archives written in watched paths and exfil_dirs: 1, 0,
+				* -1 the config's, else on. Default -1 */
+	const char *const *exfil_dirs; /* NULL: the config's, else /tmp /var/tmp /dev/shm */
+	size_t nexfil_dirs;
+	const char *inventory_db; /* vigil scan --record's inventory; NULL: the config's, else
+				   * VIGIL_DEFAULT_INVENTORY_DB (when it exists) */
 	unsigned heartbeat_s;     /* agent heartbeat period; 0 = none. Default 60 */
 	unsigned coalesce_ms;     /* quiet time that ends a burst on one path. Default 5 */
 	unsigned coalesce_max_ms; /* longest a burst is held before it is reported. Default 50 */

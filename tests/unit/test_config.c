@@ -171,6 +171,56 @@ static void test_every_key(void **state)
 	vigil_config_free(c);
 }
 
+static void test_watch_section(void **state)
+{
+	static const char text[] =
+	    "[watch]\n"
+	    "protect = /srv /home\n"
+	    "protect = /srv\n"
+	    "respond = kill\n"
+	    "raw_devices = off\n"
+	    "raw_device_allow = /usr/sbin/mkfs.*\n"
+	    "allow = /usr/bin/rsync /opt/b@sha256:"
+	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
+	    "canaries = /var/lib/v/c.db\n"
+	    "exfil_staging = no\n"
+	    "exfil_dirs = /scratch\n"
+	    "inventory = /var/lib/v/i.db\n"
+	    "[path /etc]\n";
+	static const char *const prot[] = {"/home", "/srv"};
+	static const char *const raw[] = {"/usr/sbin/mkfs.*"};
+	static const char *const allow[] = {
+	    "/opt/b@sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+	    "/usr/bin/rsync"};
+	static const char *const dirs[] = {"/scratch"};
+	vigil_config *c = parse_ok(text);
+	uint8_t d1[32], d2[32];
+
+	(void)state;
+	assert_list(c->watch.protect, prot, 2);
+	assert_int_equal(c->watch.respond, 2); /* alert, stop, kill */
+	assert_int_equal(c->watch.raw_devices, 0);
+	assert_list(c->watch.raw_device_allow, raw, 1);
+	assert_list(c->watch.allow, allow, 2);
+	assert_string_equal(c->watch.canaries, "/var/lib/v/c.db");
+	assert_int_equal(c->watch.exfil_staging, 0);
+	assert_list(c->watch.exfil_dirs, dirs, 1);
+	assert_string_equal(c->watch.inventory, "/var/lib/v/i.db");
+	/* [watch] is not part of the integrity policy: the digest ignores it. */
+	vigil_config_digest(c, d1);
+	vigil_config_free(c);
+	c = parse_ok("[path /etc]\n");
+	vigil_config_digest(c, d2);
+	assert_memory_equal(d1, d2, 32);
+	/* Unset: tri-states -1, lists empty. */
+	assert_int_equal(c->watch.respond, -1);
+	assert_int_equal(c->watch.raw_devices, -1);
+	assert_int_equal(c->watch.exfil_staging, -1);
+	assert_int_equal(count(c->watch.protect), 0);
+	assert_null(c->watch.canaries);
+	vigil_config_free(c);
+}
+
 static void test_defaults(void **state)
 {
 	vigil_config *c = parse_ok("[path /etc]\n");
@@ -384,9 +434,10 @@ static const struct err_case {
 	const char *want; /* the whole message */
 } err_cases[] = {
     {"[baseline]\nhash = md5\n", "t.conf:2: unknown hash 'md5' (sha256, sha512 or blake2b)"},
-    {"\n[paths /etc]\n",
-     "t.conf:2: unknown section [paths /etc] (expected [baseline], [group NAME] or [path ROOT])"},
-    {"[]\n", "t.conf:1: unknown section [] (expected [baseline], [group NAME] or [path ROOT])"},
+    {"\n[paths /etc]\n", "t.conf:2: unknown section [paths /etc] (expected [baseline], [watch], "
+			 "[group NAME] or [path ROOT])"},
+    {"[]\n",
+     "t.conf:1: unknown section [] (expected [baseline], [watch], [group NAME] or [path ROOT])"},
     {"[baseline]\ndatabse = /x\n", "t.conf:2: unknown key 'databse' in [baseline]"},
     {"[path /etc]\n\nexlude = /etc/x\n", "t.conf:3: unknown key 'exlude' in [path /etc]"},
     {"[group g]\nattrs = mode\n", "t.conf:2: unknown key 'attrs' in [group g]"},
@@ -492,6 +543,18 @@ static const struct err_case {
     {"[baseline]\n\nhash = sha256\x7f\n", "t.conf:3: control character 0x7f"},
     {"[baseline]\nhash = sha256\rx\n", "t.conf:2: control character 0x0d"},
     /* The first problem in the file is the one reported, whichever check finds it. */
+    {"[watch]\nprotect = srv\n", "t.conf:2: protect 'srv' is not an absolute path"},
+    {"[watch]\nrespond = freeze\n", "t.conf:2: respond 'freeze' is not alert, stop or kill"},
+    {"[watch]\nrespond = stop\nrespond = kill\n",
+     "t.conf:3: 'respond' set twice (first at line 2)"},
+    {"[watch]\nraw_devices = perhaps\n",
+     "t.conf:2: raw_devices 'perhaps' is not a boolean (yes/no, true/false, on/off, 1/0)"},
+    {"[watch]\nallow = /usr/bin/x@md5:00\n",
+     "t.conf:2: allow '/usr/bin/x@md5:00': a digest is written EXE@sha256:HEX with 64 hex "
+     "digits"},
+    {"[watch]\ncanaries = c.db\n", "t.conf:2: canaries 'c.db' is not an absolute path"},
+    {"[watch]\nhash = sha256\n", "t.conf:2: unknown key 'hash' in [watch]"},
+    {"[watch x]\n", "t.conf:1: unexpected 'x' in [watch]"},
     {"[baseline]\nbogus line\nhash = md5\n",
      "t.conf:2: expected 'key = value', a [section] or a comment"},
     {"[path /etc]\nattributes = g\n[group g]\nattributes = nope\n",
@@ -1198,6 +1261,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_every_key),
+	    cmocka_unit_test(test_watch_section),
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_boot_sectors_words),
 	    cmocka_unit_test(test_booleans),
