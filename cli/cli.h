@@ -18,6 +18,9 @@ int cmd_check(int argc, char **argv);
 int cmd_accept(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+int cmd_canary(int argc, char **argv);  /* cmd_canary.c */
+int cmd_release(int argc, char **argv); /* cmd_respond.c */
+int cmd_kill(int argc, char **argv);    /* cmd_respond.c */
 
 /* Parse "123", "64K", "10M", "2G", "1T" (powers of 1024); false if malformed. */
 bool cli_parse_size(const char *s, uint64_t *out);

@@ -22,6 +22,9 @@ static const command commands[] = {
     {"accept", cmd_accept, "take reviewed changes into the baseline"},
     {"baseline", cmd_baseline, "list what the baseline records, and its history"},
     {"watch", cmd_watch, "report changes as they happen, naming the process"},
+    {"canary", cmd_canary, "plant, list and remove decoy files that vigil watch guards"},
+    {"release", cmd_release, "let a process stopped by vigil watch continue (SIGCONT)"},
+    {"kill", cmd_kill, "kill a process stopped by vigil watch"},
 };
 
 static void usage(FILE *f)
