@@ -28,6 +28,7 @@
 #include <openssl/evp.h>
 
 #include "config.h"
+#include "input.h"
 #include "walk.h"
 
 /* A policy is a few KiB; anything this large is not one. */
@@ -1370,7 +1371,7 @@ out:
 int vigil_config_load(const char *path, vigil_config **out, char *err, size_t cap)
 {
 	char *buf = NULL;
-	size_t len = 0, bcap = 0;
+	size_t len = 0;
 	int fd = -1, r, saved;
 
 	if (out != NULL)
@@ -1384,38 +1385,14 @@ int vigil_config_load(const char *path, vigil_config **out, char *err, size_t ca
 		r = VIGIL_E_SYSTEM;
 		goto out;
 	}
-	for (;;) {
-		ssize_t got;
-
-		if (len == bcap) {
-			size_t ncap = bcap ? bcap * 2 : 16384;
-			char *nb;
-
-			if (bcap > MAX_FILE) {
-				if (err != NULL && cap > 0)
-					snprintf(err, cap, "%s: larger than %u MiB: not a policy",
-						 path, MAX_FILE >> 20);
-				r = VIGIL_E_FORMAT;
-				goto out;
-			}
-			if ((nb = realloc(buf, ncap)) == NULL) {
-				r = VIGIL_E_NOMEM;
-				goto out;
-			}
-			buf = nb;
-			bcap = ncap;
-		}
-		got = read(fd, buf + len, bcap - len);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			r = VIGIL_E_SYSTEM;
-			goto out;
-		}
-		if (got == 0)
-			break;
-		len += (size_t)got;
+	if ((r = vigil_read_all(fd, MAX_FILE, 0, &buf, &len)) == VIGIL_E_LIMIT) {
+		if (err != NULL && cap > 0)
+			snprintf(err, cap, "%s: larger than %u MiB: not a policy", path,
+				 MAX_FILE >> 20);
+		r = VIGIL_E_FORMAT;
 	}
+	if (r != 0)
+		goto out;
 	r = vigil_config_parse(path, buf, len, out, err, cap);
 out:
 	saved = errno;

@@ -917,8 +917,6 @@ int vigil_dpkg_db_finish(vigil_dpkg_db *db)
 static int read_admin(int dirfd, const char *name, size_t limit, char **out, size_t *len)
 {
 	struct stat st;
-	char *buf = NULL;
-	size_t cap, n = 0;
 	int fd, r, err;
 
 	*out = NULL;
@@ -939,48 +937,9 @@ static int read_admin(int dirfd, const char *name, size_t limit, char **out, siz
 		r = VIGIL_E_LIMIT;
 		goto out;
 	}
-	cap = (size_t)st.st_size + 1; /* +1: EOF is seen without growing */
-	if ((buf = malloc(cap)) == NULL) {
-		r = VIGIL_E_NOMEM;
-		goto out;
-	}
-	for (;;) {
-		ssize_t got;
-
-		if (n == cap) {
-			/* It grew since fstat: allowed up to the limit. */
-			size_t ncap = cap * 2 > limit + 1 ? limit + 1 : cap * 2;
-			char *q;
-
-			if (n > limit) {
-				r = VIGIL_E_LIMIT;
-				goto out;
-			}
-			if ((q = realloc(buf, ncap)) == NULL) {
-				r = VIGIL_E_NOMEM;
-				goto out;
-			}
-			buf = q;
-			cap = ncap;
-		}
-		got = read(fd, buf + n, cap - n);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			r = VIGIL_E_SYSTEM;
-			goto out;
-		}
-		if (got == 0)
-			break;
-		n += (size_t)got;
-	}
-	*out = buf;
-	*len = n;
-	buf = NULL;
-	r = 0;
+	r = vigil_read_all(fd, limit, (size_t)st.st_size, out, len);
 out:
 	err = errno;
-	free(buf);
 	close(fd);
 	errno = err;
 	return r;

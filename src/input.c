@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Safe opening of regular files (no links, no FIFOs, swap detection) and a hole-skipping reader. */
+/* Safe opening of regular files (no links, no FIFOs, swap detection), a hole-skipping reader,
+ * and reading a file whole under a size limit. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -196,4 +198,68 @@ ssize_t vigil_read(int fd, void *buf, size_t n)
 		if (got >= 0 || (errno != EINTR && (errno != EAGAIN || make_blocking(fd) != 0)))
 			return got;
 	}
+}
+
+int vigil_read_all(int fd, size_t limit, size_t size_hint, char **out, size_t *len)
+{
+	/* +1: the end of the file is seen, and the NUL fits, without growing. */
+	size_t cap = (size_hint < limit ? size_hint : limit) + 1, n = 0;
+	char *buf;
+	int r, saved;
+
+	*out = NULL;
+	*len = 0;
+	if (cap < 4096)
+		cap = limit < 4096 ? limit + 1 : 4096;
+	if ((buf = malloc(cap)) == NULL)
+		return VIGIL_E_NOMEM;
+	for (;;) {
+		ssize_t got;
+
+		if (n == cap) {
+			size_t ncap = cap > limit / 2 ? limit + 1 : cap * 2;
+			char *q;
+
+			if (n > limit) {
+				r = VIGIL_E_LIMIT;
+				goto fail;
+			}
+			if ((q = realloc(buf, ncap)) == NULL) {
+				r = VIGIL_E_NOMEM;
+				goto fail;
+			}
+			buf = q;
+			cap = ncap;
+		}
+		got = vigil_read(fd, buf + n, cap - n);
+		if (got < 0) {
+			r = VIGIL_E_SYSTEM;
+			goto fail;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	if (n > limit) {
+		r = VIGIL_E_LIMIT;
+		goto fail;
+	}
+	if (n == cap) {
+		char *q = realloc(buf, n + 1);
+
+		if (q == NULL) {
+			r = VIGIL_E_NOMEM;
+			goto fail;
+		}
+		buf = q;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+fail:
+	saved = errno;
+	free(buf);
+	errno = saved;
+	return r;
 }

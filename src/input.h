@@ -38,6 +38,15 @@ int vigil_open_regular(int dirfd, const char *name, const struct stat *expected,
 ssize_t vigil_pread(int fd, void *buf, size_t n, off_t off);
 ssize_t vigil_read(int fd, void *buf, size_t n);
 
+/*
+ * Reads fd to its end into a malloc'd buffer *out of *len bytes (NUL-terminated, the NUL
+ * not counted): a policy, a dpkg admin file, anything read whole. size_hint (e.g. the
+ * fstat size, 0 if unknown) sizes the first allocation; the file may grow past it up to
+ * limit bytes. Returns 0, VIGIL_E_LIMIT (more than limit bytes), VIGIL_E_NOMEM or
+ * VIGIL_E_SYSTEM (errno kept). The fd stays the caller's; reads as vigil_read.
+ */
+int vigil_read_all(int fd, size_t limit, size_t size_hint, char **out, size_t *len);
+
 /* A reader over a regular file's fd that skips holes with SEEK_DATA/SEEK_HOLE, so a
  * sparse file costs only its data. The state lives in *state; fd stays the caller's. */
 typedef struct vigil_file_reader {

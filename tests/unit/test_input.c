@@ -497,6 +497,58 @@ static void test_reader_error(void **state)
 
 /* vigil_read on a non-blocking fd that answers EAGAIN (a pipe with nothing in it yet,
  * as a FUSE file system might): the flag is cleared and the read waits for the data. */
+/* vigil_read_all through a pipe: sizes below, at and above the limit, whatever the
+ * size hint says (a file may grow or shrink after fstat). */
+static void test_read_all(void **state)
+{
+	static const struct {
+		size_t n, limit, hint;
+		int want;
+	} cases[] = {
+	    {0, 100, 0, 0},          {1, 100, 0, 0},
+	    {100, 100, 0, 0},        {101, 100, 0, VIGIL_E_LIMIT},
+	    {5000, 100000, 10, 0},   {70000, 65536, 70000, VIGIL_E_LIMIT},
+	    {65536, 65536, 1, 0},    {4096, 4096, 4096, 0},
+	    {300000, 1000000, 0, 0},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		int p[2];
+		char *data = malloc(cases[i].n + 1), *out = (char *)&p;
+		size_t len = 77;
+		pid_t pid;
+		int r;
+
+		assert_non_null(data);
+		for (size_t k = 0; k < cases[i].n; k++)
+			data[k] = (char)('a' + k % 26);
+		assert_int_equal(pipe(p), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			close(p[0]);
+			_exit(write(p[1], data, cases[i].n) == (ssize_t)cases[i].n ? 0 : 1);
+		}
+		close(p[1]);
+		r = vigil_read_all(p[0], cases[i].limit, cases[i].hint, &out, &len);
+		close(p[0]);
+		waitpid(pid, NULL, 0);
+		if (r != cases[i].want)
+			fail_msg("case %zu: got %d want %d", i, r, cases[i].want);
+		if (r == 0) {
+			assert_int_equal(len, cases[i].n);
+			assert_memory_equal(out, data, len);
+			assert_int_equal(out[len], '\0');
+			free(out);
+		} else {
+			assert_null(out);
+			assert_int_equal(len, 0);
+		}
+		free(data);
+	}
+}
+
 static void test_read_clears_nonblock_on_eagain(void **state)
 {
 	int p[2];
@@ -524,6 +576,7 @@ int main(void)
 	signal(SIGALRM, on_alarm);
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_read_clears_nonblock_on_eagain),
+	    cmocka_unit_test(test_read_all),
 	    cmocka_unit_test_setup_teardown(test_open_regular, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_open_keeps_atime, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_open_failures, fx_setup, fx_teardown),
