@@ -35,21 +35,6 @@ typedef struct check_ui {
 	uint64_t package_problems;
 } check_ui;
 
-static void write_json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 /* The packages owning a path, for explaining a change ("openssh-server"). */
 static size_t owners_of(const check_ui *ui, const char *path, const char **pkgs, size_t cap)
 {
@@ -65,10 +50,8 @@ static int on_change(void *user, const vigil_change *ch)
 	if (ui->c.json) {
 		fputc('{', stdout);
 		vigil_change_write_json_members(stdout, ch);
-		if (n > 0) {
-			fputs(",\"package\":", stdout);
-			write_json_string(stdout, pkgs[0]);
-		}
+		if (n > 0)
+			vigil_pkg_write_owner_json(stdout, pkgs[0]);
 		fputs("}\n", stdout);
 		return 0;
 	}
@@ -87,24 +70,8 @@ static int on_package(void *user, const vigil_pkg_result *r)
 
 	ui->package_problems++;
 	if (ui->c.json) {
-		fputs("{\"path\":", stdout);
-		write_json_string(stdout, r->path);
-		printf(
-		    ",\"change\":\"%s\",\"source\":\"dpkg\",\"problem\":\"%s\",\"attributes\":%s",
-		    r->problem == VIGIL_PKG_MISSING ? "removed" : "changed",
-		    problem_names[r->problem],
-		    r->problem == VIGIL_PKG_CHANGED ? "[\"hash\"]" : "[]");
-		fputs(",\"package\":", stdout);
-		write_json_string(stdout, r->package);
-		printf(",\"conffile\":%s", r->conffile ? "true" : "false");
-		if (r->diverted_to) {
-			fputs(",\"diverted_to\":", stdout);
-			write_json_string(stdout, r->diverted_to);
-		}
-		printf(",\"old\":{\"hash\":\"md5:%s\"}", r->expected);
-		if (r->problem == VIGIL_PKG_CHANGED)
-			printf(",\"new\":{\"hash\":\"md5:%s\"}", r->actual);
-		fputs("}\n", stdout);
+		vigil_pkg_result_write_json(stdout, r);
+		fputc('\n', stdout);
 		return 0;
 	}
 	fprintf(f, "%s ", r->problem == VIGIL_PKG_MISSING ? "-" : "~");

@@ -9,6 +9,7 @@
 #include "json.h"
 #include "meta.h"
 #include "vigil/baseline.h"
+#include "vigil/packages.h"
 
 /* Attributes whose values are plain numbers in JSON. */
 #define NUMERIC_ATTRS                                                                              \
@@ -205,4 +206,36 @@ void vigil_record_write_text(FILE *f, const vigil_record *r)
 		e->gid, (long long)e->size, digest[0] ? digest : "-", digest[0] ? "…" : "");
 	write_name(f, e->path, e->path_len);
 	fputc('\n', f);
+}
+
+/* ---- dpkg's verdicts, in the same JSON shape ---- */
+
+static const char *const pkg_problem_names[] = {"changed", "missing", "unreadable", "replaced"};
+
+void vigil_pkg_write_owner_json(FILE *f, const char *package)
+{
+	fputs(",\"package\":", f);
+	vigil_json_string(f, package, strlen(package));
+}
+
+void vigil_pkg_result_write_json(FILE *f, const vigil_pkg_result *r)
+{
+	unsigned p = (unsigned)r->problem < 4 ? (unsigned)r->problem : 0;
+
+	fputc('{', f);
+	write_path(f, r->path, strlen(r->path));
+	fprintf(f, ",\"change\":\"%s\",\"source\":\"dpkg\",\"problem\":\"%s\",\"attributes\":%s",
+		r->problem == VIGIL_PKG_MISSING ? "removed" : "changed", pkg_problem_names[p],
+		r->problem == VIGIL_PKG_CHANGED ? "[\"hash\"]" : "[]");
+	vigil_pkg_write_owner_json(f, r->package);
+	fprintf(f, ",\"conffile\":%s", r->conffile ? "true" : "false");
+	if (r->diverted_to) {
+		fputs(",\"diverted_to\":", f);
+		vigil_json_string(f, r->diverted_to, strlen(r->diverted_to));
+	}
+	/* The digests are lower-case hex written by the verifier itself. */
+	fprintf(f, ",\"old\":{\"hash\":\"md5:%.32s\"}", r->expected);
+	if (r->problem == VIGIL_PKG_CHANGED)
+		fprintf(f, ",\"new\":{\"hash\":\"md5:%.32s\"}", r->actual);
+	fputc('}', f);
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "vigil/vigil.h"
 
@@ -46,6 +47,15 @@ typedef struct vigil_pkg_result {
 	bool conffile;     /* listed in the status file's Conffiles: an administrator may edit
 			    * it legitimately, callers may show it apart */
 } vigil_pkg_result;
+
+/* Writes r as one JSON object (no newline), shaped like a `vigil check --format json`
+ * change: path (U+FFFD and path_bytes_b64 when not UTF-8), change, source "dpkg",
+ * problem, attributes, package, conffile, diverted_to, old/new {"hash":"md5:..."}. */
+VIGIL_API void vigil_pkg_result_write_json(FILE *f, const vigil_pkg_result *r);
+
+/* Writes the member ,"package":"NAME" (valid UTF-8 whatever the bytes) explaining a
+ * change by the package that owns the path. */
+VIGIL_API void vigil_pkg_write_owner_json(FILE *f, const char *package);
 
 typedef struct vigil_pkg_stats {
 	uint64_t packages;  /* packages with at least one file checked */

@@ -846,6 +846,44 @@ static void test_owners(void **state)
 	vigil_dpkg_owners_free(NULL);
 }
 
+/* The JSON of a verdict: the shape of a check change, whatever bytes the path holds. */
+static void test_result_json(void **state)
+{
+	vigil_pkg_result r = {.package = "bash\"x",
+			      .path = "/usr/bin/b\xffsh",
+			      .problem = VIGIL_PKG_CHANGED,
+			      .conffile = true,
+			      .diverted_to = "/usr/bin/bash.distrib"};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	assert_non_null(f);
+	memset(r.expected, 'a', 32);
+	memset(r.actual, 'b', 32);
+	vigil_pkg_result_write_json(f, &r);
+	r.problem = VIGIL_PKG_MISSING;
+	r.diverted_to = NULL;
+	r.conffile = false;
+	fputc('\n', f);
+	vigil_pkg_result_write_json(f, &r);
+	fclose(f);
+	assert_string_equal(
+	    buf,
+	    "{\"path\":\"/usr/bin/b\xef\xbf\xbdsh\",\"path_bytes_b64\":\"L3Vzci9iaW4vYv9zaA==\","
+	    "\"change\":\"changed\",\"source\":\"dpkg\",\"problem\":\"changed\","
+	    "\"attributes\":[\"hash\"],\"package\":\"bash\\\"x\",\"conffile\":true,"
+	    "\"diverted_to\":\"/usr/bin/bash.distrib\","
+	    "\"old\":{\"hash\":\"md5:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"},"
+	    "\"new\":{\"hash\":\"md5:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"}}\n"
+	    "{\"path\":\"/usr/bin/b\xef\xbf\xbdsh\",\"path_bytes_b64\":\"L3Vzci9iaW4vYv9zaA==\","
+	    "\"change\":\"removed\",\"source\":\"dpkg\",\"problem\":\"missing\","
+	    "\"attributes\":[],\"package\":\"bash\\\"x\",\"conffile\":false,"
+	    "\"old\":{\"hash\":\"md5:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}}");
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -855,6 +893,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_fifo_replaced, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unreadable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_admin_errors, setup, teardown),
+	    cmocka_unit_test(test_result_json),
 	    cmocka_unit_test(test_md5sums_lines),
 	    cmocka_unit_test(test_md5sums_bad_package_name),
 	    cmocka_unit_test(test_status_paragraphs),
