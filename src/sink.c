@@ -28,6 +28,9 @@
 #define SYNC_INTERVAL_MS 200
 /* How often the kernel is asked what the peer acknowledged while some is outstanding. */
 #define ACK_POLL_MS 20
+/* A file sink syncs at most this long after a write: one fdatasync then covers every batch
+ * written meanwhile (a storm of alerts costs tens of syncs a second, not thousands). */
+#define FILE_SYNC_GROUP_MS 20
 /* Room for a framed message around the largest alert: RFC 5424 header fields at their
  * maximum lengths (section 6) plus the octet count. */
 #define SINK_FRAME_MAX (VIGIL_SINK_ALERT_MAX + 512)
@@ -584,8 +587,10 @@ static void add_mark_locked(vigil_sink *s, size_t k)
 		m->qseq = b->qseq[k - 1];
 	m->nrec = k;
 	m->end_bytes = s->wbytes;
-	if (!s->be->tcp_acked) {
-		/* Written and synced, or a datagram the kernel took: nothing more to learn. */
+	if (s->be->sync) {
+		m->written_ms = vigil_sink_now_ms(); /* confirmed by the next sync */
+	} else if (!s->be->tcp_acked) {
+		/* Written, or a datagram the kernel took: nothing more to learn. */
 		m->acked_ms = vigil_sink_now_ms();
 		if (!m->from_spool && m->qseq > s->q_safe_seq)
 			s->q_safe_seq = m->qseq;
@@ -604,6 +609,24 @@ static void send_batch_locked(vigil_sink *s)
 	if (done > 0)
 		add_mark_locked(s, done);
 	if (rc != 0) {
+		/* A file keeps the batches written before this one: synced now, they are
+		 * confirmed and only this batch (cut off again) is written later. */
+		if (s->be->sync && s->nmarks > 0) {
+			char msg[sizeof(s->conn_err)];
+
+			memcpy(msg, s->conn_err, sizeof(msg));
+			pthread_mutex_unlock(&s->mu);
+			if (s->be->sync(s) == 0) {
+				pthread_mutex_lock(&s->mu);
+				for (size_t i = 0; i < s->nmarks; i++)
+					s->marks[(s->mark_head + i) % SINK_MARKS].acked_ms =
+					    vigil_sink_now_ms();
+				confirm_locked(s, vigil_sink_now_ms(), false);
+			} else {
+				pthread_mutex_lock(&s->mu);
+			}
+			memcpy(s->conn_err, msg, sizeof(msg)); /* the write's error is the news */
+		}
 		/* Part of a stream write may have arrived: it will come again. */
 		if (!s->be->datagram)
 			s->st.resent += s->batch.n;
@@ -717,6 +740,40 @@ static void sync_spool_locked(vigil_sink *s, int64_t now, bool force)
 	pthread_cond_broadcast(&s->progress);
 }
 
+/* A file: syncs what was written once the oldest unsynced batch has waited its group time
+ * (or at once when forced or the marks run out), then confirms it all. */
+static void sync_marks_locked(vigil_sink *s, int64_t now, bool force)
+{
+	size_t n = s->nmarks, first = 0;
+	int rc;
+
+	if (s->be->sync == NULL || n == 0)
+		return;
+	while (first < n && s->marks[(s->mark_head + first) % SINK_MARKS].acked_ms != 0)
+		first++;
+	if (first == n)
+		return;
+	if (!force && n < SINK_MARKS / 2 &&
+	    now - s->marks[(s->mark_head + first) % SINK_MARKS].written_ms < FILE_SYNC_GROUP_MS)
+		return;
+	pthread_mutex_unlock(&s->mu);
+	rc = s->be->sync(s);
+	pthread_mutex_lock(&s->mu);
+	if (rc != 0) {
+		fail_locked(s, rc); /* written again after the reconnect */
+		return;
+	}
+	/* Marks added while unlocked came from this thread only: there are none. */
+	now = vigil_sink_now_ms();
+	for (size_t i = first; i < n; i++) {
+		sink_mark *m = &s->marks[(s->mark_head + i) % SINK_MARKS];
+
+		m->acked_ms = now;
+		if (!m->from_spool && m->qseq > s->q_safe_seq)
+			s->q_safe_seq = m->qseq;
+	}
+}
+
 static int64_t min_wait(int64_t a, int64_t b)
 {
 	return b < a ? b : a;
@@ -735,7 +792,9 @@ static void idle_locked(vigil_sink *s, int64_t now)
 	if (s->nmarks) {
 		const sink_mark *m = &s->marks[s->mark_head];
 
-		if (m->acked_ms == 0)
+		if (m->acked_ms == 0 && s->be->sync)
+			t = min_wait(t, m->written_ms + FILE_SYNC_GROUP_MS - now);
+		else if (m->acked_ms == 0)
 			t = min_wait(t, ACK_POLL_MS);
 		else
 			t = min_wait(t, m->acked_ms + (int64_t)s->opt.settle_ms - now);
@@ -801,6 +860,9 @@ static void *worker(void *arg)
 				idle_locked(s, vigil_sink_now_ms());
 			continue;
 		}
+		sync_marks_locked(s, now, false);
+		if (!s->connected)
+			continue;
 		confirm_locked(s, now, false);
 		if (s->nmarks >= SINK_MARKS) {
 			/* The peer is slow to acknowledge: let it catch up. */

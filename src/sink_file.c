@@ -112,10 +112,8 @@ static int write_regular(vigil_sink *s, const uint8_t *p, size_t n)
 			goto failed;
 		off += (size_t)w;
 	}
-	/* fdatasync before the alerts count as delivered: a JSON Lines file is the record
-	 * of last resort, and one sync per batch (up to 256 alerts) keeps it cheap. */
-	if (fdatasync(s->fd) != 0)
-		goto failed;
+	/* Counted as delivered only after file_sync: a JSON Lines file is the record of
+	 * last resort. */
 	s->wbytes += n;
 	return 0;
 failed:
@@ -152,11 +150,20 @@ static int file_write(vigil_sink *s, const sink_batch *b, size_t *done)
 	return rc;
 }
 
+/* One fdatasync for every batch written since the last: the sink calls it at most
+ * FILE_SYNC_GROUP_MS after a write. Pipes and terminals have nothing to sync. */
+static int file_sync(vigil_sink *s)
+{
+	if (!s->is_regular || fdatasync(s->fd) == 0)
+		return 0;
+	return vigil_sink_conn_fail(s, VIGIL_E_SYSTEM, "cannot sync %s: %s", file_name(s),
+				    strerror(errno));
+}
+
 static bool file_finish(vigil_sink *s, int timeout_ms)
 {
-	(void)s;
 	(void)timeout_ms;
-	return true; /* every batch was synced when it was written */
+	return file_sync(s) == 0;
 }
 
 const sink_backend vigil_sink_file_backend = {
@@ -164,6 +171,7 @@ const sink_backend vigil_sink_file_backend = {
     .connect = file_connect,
     .frame = file_frame,
     .write = file_write,
+    .sync = file_sync,
     .finish = file_finish,
     .disconnect = file_disconnect,
 };

@@ -87,6 +87,10 @@ typedef struct sink_backend {
 	int (*idle_fd)(const vigil_sink *s);
 	/* idle_fd was readable: 0 if the connection still works, else it is broken. */
 	int (*check)(vigil_sink *s);
+	/* A file: makes everything written so far durable (fdatasync). Batches are written
+	 * at once (readers see them) and synced in groups; a batch is confirmed only after
+	 * the sync that covers it. NULL: confirmed when written (or acked). */
+	int (*sync)(vigil_sink *s);
 	/* Orderly close: true if the peer read everything (it closed after our end). */
 	bool (*finish)(vigil_sink *s, int timeout_ms);
 	void (*disconnect)(vigil_sink *s);
@@ -117,7 +121,9 @@ typedef struct sink_mark {
 	vigil_spool_pos spos; /* spool: the place after the last record */
 	uint64_t nrec;
 	uint64_t end_bytes; /* the connection's byte count after the batch */
-	int64_t acked_ms;   /* when the peer's TCP acknowledged it all; 0: not yet */
+	int64_t acked_ms;   /* when the peer's TCP acknowledged it all (a file: when it was
+			     * synced); 0: not yet */
+	int64_t written_ms; /* when it was written (a file waiting for its sync) */
 } sink_mark;
 
 #define SINK_MARKS 1024

@@ -679,7 +679,10 @@ static void flush_due(vigil_watch *w, int64_t now)
 	for (int n = 0; n < 4096 && w->heapn > 0 && w->heap[0]->deadline_ns <= now; n++)
 		if (!prec_flush(w, w->heap[0], now, false) && w->heap[0]->deadline_ns <= now)
 			break;
-	arm_timer(w, w->heapn > 0 ? w->heap[0]->deadline_ns : 0);
+	/* A timer already set to fire earlier stays: it wakes the loop once for nothing,
+	 * where moving it costs a system call per alert in a storm. Nor is it disarmed. */
+	if (w->heapn > 0 && (w->armed_ns == 0 || w->heap[0]->deadline_ns < w->armed_ns))
+		arm_timer(w, w->heap[0]->deadline_ns);
 }
 
 static void flush_all(vigil_watch *w)
