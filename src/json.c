@@ -52,50 +52,48 @@ bool vigil_utf8_valid(const char *s, size_t n)
 void vigil_json_string(FILE *f, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, plain = 0; /* p[plain, i) needs no escaping: written in one piece */
 
 	putc('"', f);
-	for (size_t i = 0; i < n;) {
+	while (i < n) {
 		unsigned char c = p[i];
 		size_t k;
 
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+			i++;
+			continue;
+		}
+		if (c >= 0x80 && (k = utf8_seq(p + i, n - i)) > 0) {
+			i += k;
+			continue;
+		}
+		fwrite(p + plain, 1, i - plain, f);
 		switch (c) {
 		case '"':
 			fputs("\\\"", f);
-			i++;
-			continue;
+			break;
 		case '\\':
 			fputs("\\\\", f);
-			i++;
-			continue;
+			break;
 		case '\n':
 			fputs("\\n", f);
-			i++;
-			continue;
+			break;
 		case '\r':
 			fputs("\\r", f);
-			i++;
-			continue;
+			break;
 		case '\t':
 			fputs("\\t", f);
-			i++;
-			continue;
-		default:
 			break;
+		default:
+			if (c < 0x80)
+				fprintf(f, "\\u%04x", c); /* other controls and DEL */
+			else
+				fputs("\xef\xbf\xbd",
+				      f); /* U+FFFD for each byte that is not UTF-8 */
 		}
-		if (c < 0x20 || c == 0x7f) {
-			fprintf(f, "\\u%04x", c);
-			i++;
-			continue;
-		}
-		k = utf8_seq(p + i, n - i);
-		if (k == 0) {
-			fputs("\xef\xbf\xbd", f); /* U+FFFD for each byte that is not UTF-8 */
-			i++;
-			continue;
-		}
-		fwrite(p + i, 1, k, f);
-		i += k;
+		plain = ++i;
 	}
+	fwrite(p + plain, 1, i - plain, f);
 	putc('"', f);
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -276,4 +277,36 @@ done:
 		return VIGIL_E_NOMEM;
 	*out = p;
 	return 0;
+}
+
+#ifndef PID_FS_MAGIC
+#define PID_FS_MAGIC 0x50494446 /* linux/magic.h, Linux 6.9 */
+#endif
+
+uint64_t vigil_pidfd_id(int pidfd)
+{
+	struct statfs sfs;
+	struct stat st;
+
+	/* On pidfs every process has its own inode number, never reused while the system
+	 * runs; on older kernels all pidfds share one anonymous inode and say nothing. */
+	if (pidfd < 0 || fstatfs(pidfd, &sfs) != 0 || sfs.f_type != PID_FS_MAGIC ||
+	    fstat(pidfd, &st) != 0)
+		return 0;
+	return (uint64_t)st.st_ino;
+}
+
+bool vigil_proc_same_program(const vigil_proc *p)
+{
+	char path[32], buf[4096 + 1];
+	ssize_t n;
+	size_t el;
+
+	if (p->state != VIGIL_PROC_ALIVE || p->exe == NULL || p->exe_deleted)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/exe", p->pid);
+	if ((n = readlink(path, buf, sizeof(buf) - 1)) <= 0)
+		return false;
+	el = strlen(p->exe);
+	return (size_t)n == el && memcmp(buf, p->exe, el) == 0;
 }

@@ -70,4 +70,13 @@ void vigil_proc_unref(vigil_proc *p);
  * ppid, uid/euid and comm fields of p. Returns true if Uid was found. Exposed for tests. */
 bool vigil_proc_parse_status(vigil_proc *p, const char *text, size_t len);
 
+/* The pidfs identity of the process behind pidfd: an inode number no other process gets
+ * while the system runs (Linux 6.9 and later); 0 where pidfds carry none. */
+uint64_t vigil_pidfd_id(int pidfd);
+
+/* True if p (read alive, with a program) still runs the same program: its /proc exe link
+ * is unchanged, so it has not exec'd another one. Says nothing about which process holds
+ * the pid: callers check that first (vigil_pidfd_id). One system call; false on doubt. */
+bool vigil_proc_same_program(const vigil_proc *p);
+
 #endif

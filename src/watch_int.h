@@ -169,6 +169,8 @@ struct vigil_watch {
 	struct {
 		int pid;
 		uint64_t batch;
+		uint64_t pidfs_id; /* vigil_pidfd_id of the process read, 0 if unknown */
+		int64_t read_ns;   /* when it was read (CLOCK_MONOTONIC) */
 		vigil_proc *proc;
 	} pcache[64];
 

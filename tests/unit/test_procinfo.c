@@ -118,6 +118,72 @@ static void test_reaped(void **state)
 	close(pfd);
 }
 
+/* The identity a cached read is reused under: one per process (pidfs), and the program
+ * check sees an exec. */
+static void test_identity_and_exec(void **state)
+{
+	int go[2], st;
+	pid_t a, b;
+	int fa, fb;
+	vigil_proc *pa = NULL, *pb = NULL;
+	uint64_t ia, ib;
+	char c = 'x';
+
+	(void)state;
+	assert_int_equal(pipe(go), 0);
+	a = fork();
+	assert_true(a >= 0);
+	if (a == 0) {
+		/* Waits for the word, then becomes another program. */
+		close(go[1]);
+		if (read(go[0], &c, 1) == 1)
+			execl("/bin/sleep", "sleep", "5", (char *)NULL);
+		_exit(1);
+	}
+	close(go[0]);
+	b = fork();
+	assert_true(b >= 0);
+	if (b == 0) {
+		pause();
+		_exit(0);
+	}
+	fa = pidfd_open(a);
+	fb = pidfd_open(b);
+	assert_true(fa >= 0 && fb >= 0);
+	ia = vigil_pidfd_id(fa);
+	ib = vigil_pidfd_id(fb);
+	if (ia == 0) {
+		kill(a, SIGKILL);
+		kill(b, SIGKILL);
+		waitpid(a, &st, 0);
+		waitpid(b, &st, 0);
+		skip(); /* pidfds without pidfs (Linux < 6.9) */
+	}
+	assert_true(ib != 0 && ia != ib);
+	assert_true(vigil_pidfd_id(fa) == ia); /* stable */
+	assert_int_equal(vigil_proc_read(a, fa, false, &pa), 0);
+	assert_int_equal(vigil_proc_read(b, fb, false, &pb), 0);
+	assert_true(vigil_proc_same_program(pa));
+	assert_true(vigil_proc_same_program(pb));
+	/* a execs /bin/sleep: the same process, another program. */
+	assert_int_equal(write(go[1], &c, 1), 1);
+	for (int i = 0; i < 200 && vigil_proc_same_program(pa); i++)
+		sleep_ms(5);
+	assert_false(vigil_proc_same_program(pa));
+	assert_true(vigil_pidfd_id(fa) == ia);
+	/* Gone: no longer the same program either. */
+	kill(b, SIGKILL);
+	assert_int_equal(waitpid(b, &st, 0), b);
+	assert_false(vigil_proc_same_program(pb));
+	kill(a, SIGKILL);
+	waitpid(a, &st, 0);
+	vigil_proc_unref(pa);
+	vigil_proc_unref(pb);
+	close(fa);
+	close(fb);
+	close(go[1]);
+}
+
 /* A zombie still shows its status (name, parent, uids) but has exited. */
 static void test_zombie(void **state)
 {
@@ -313,7 +379,7 @@ int main(void)
 	    cmocka_unit_test(test_reaped),        cmocka_unit_test(test_zombie),
 	    cmocka_unit_test(test_nopidfd),       cmocka_unit_test(test_cmdline),
 	    cmocka_unit_test(test_cmdline_short), cmocka_unit_test(test_parse_status),
-	    cmocka_unit_test(test_refs),
+	    cmocka_unit_test(test_refs),          cmocka_unit_test(test_identity_and_exec),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -64,9 +64,19 @@ static void test_json_string(void **state)
 		size_t n;
 		const char *out;
 	} cases[] = {
-	    {"a\"b\\c", 5, "\"a\\\"b\\\\c\""},     {"new\nline\ttab", 12, "\"new\\nline\\ttab\""},
-	    {"\x01\x1f", 2, "\"\\u0001\\u001f\""}, {"bad\xffname", 8, "\"bad\xef\xbf\xbdname\""},
-	    {"caf\xc3\xa9", 5, "\"caf\xc3\xa9\""}, {"nul\0in", 6, "\"nul\\u0000in\""},
+	    {"a\"b\\c", 5, "\"a\\\"b\\\\c\""},
+	    {"new\nline\ttab", 12, "\"new\\nline\\ttab\""},
+	    {"\x01\x1f", 2, "\"\\u0001\\u001f\""},
+	    {"bad\xffname", 8, "\"bad\xef\xbf\xbdname\""},
+	    {"caf\xc3\xa9", 5, "\"caf\xc3\xa9\""},
+	    {"nul\0in", 6, "\"nul\\u0000in\""},
+	    {"", 0, "\"\""},
+	    {"\x7f\r", 2, "\"\\u007f\\r\""},
+	    /* Each byte of a bad sequence is one U+FFFD; good text around it stays whole. */
+	    {"\xc0\xaf/\xed\xa0\x80\xe2\x82\xac", 9,
+	     "\"\xef\xbf\xbd\xef\xbf\xbd/\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xe2\x82\xac\""},
+	    {"\xf0\x9f\x94\x91\"\xe2\x82", 7, "\"\xf0\x9f\x94\x91\\\"\xef\xbf\xbd\xef\xbf\xbd\""},
+	    {"end\\", 4, "\"end\\\\\""},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
