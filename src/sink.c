@@ -34,7 +34,7 @@
 /* Room for a framed message around the largest alert: RFC 5424 header fields at their
  * maximum lengths (section 6) plus the octet count. */
 #define SINK_FRAME_MAX (VIGIL_SINK_ALERT_MAX + 512)
-#define NOTICE_MAX     320
+#define NOTICE_MAX     1024
 
 int64_t vigil_sink_now_ms(void)
 {
@@ -350,18 +350,32 @@ static bool fits_locked(vigil_sink *s, size_t a, size_t b)
  * dropped alert. */
 static void notice_locked(vigil_sink *s, size_t next)
 {
-	char json[NOTICE_MAX], first[32], last[32];
+	char json[NOTICE_MAX], now[32], first[32], last[32], host[2 * sizeof(s->id.hostname)];
 	const char *reason;
+	size_t h = 0;
 	int n;
 
 	if (s->drop_count == 0)
 		return;
+	vigil_sink_rfc3339(now, wall_us());
 	vigil_sink_rfc3339(first, s->drop_first_us);
 	vigil_sink_rfc3339(last, s->drop_last_us);
+	/* The host name is printable ASCII (checked at open): only " and \ need escaping. */
+	for (const char *c = s->id.hostname; *c && h + 2 < sizeof(host); c++) {
+		if (*c == '"' || *c == '\\')
+			host[h++] = '\\';
+		host[h++] = *c;
+	}
+	host[h] = '\0';
+	/* Shaped like the watcher's agent alerts, so a SIEM files it with them. */
 	n = snprintf(json, sizeof(json),
-		     "{\"type\":\"alerts_dropped\",\"count\":%" PRIu64
-		     ",\"first\":\"%s\",\"last\":\"%s\",\"reason\":\"%s\"}",
-		     s->drop_count, first, last, s->drop_reason);
+		     "{\"@timestamp\":\"%s\",\"host\":\"%s\",\"kind\":\"agent\","
+		     "\"event\":\"alerts_dropped\",\"severity\":\"error\",\"action\":\"alerted\","
+		     "\"reason\":\"%" PRIu64 " alert%s dropped by the output to %s (%s) between %s "
+		     "and %s\",\"count\":%" PRIu64 ",\"first\":\"%s\",\"last\":\"%s\","
+		     "\"cause\":\"%s\"}",
+		     now, host, s->drop_count, s->drop_count == 1 ? " was" : "s were", s->be->name,
+		     s->drop_reason, first, last, s->drop_count, first, last, s->drop_reason);
 	if (n <= 0 || (size_t)n >= sizeof(json) || !fits_locked(s, 14 + (size_t)n, next))
 		return;
 	if (enqueue_locked(s, wall_us(), 2, "alerts_dropped", 14, json, (size_t)n, &reason) == 0)

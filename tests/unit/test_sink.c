@@ -1181,8 +1181,14 @@ static void test_queue_bound_notice(void **state)
 	line = b;
 	for (int i = 0; i < 10; i++, line = strchr(line, '\n') + 1)
 		assert_memory_equal(line, "{\"n\":1}\n", 8);
-	if (strncmp(line, "{\"type\":\"alerts_dropped\",\"count\":5,\"first\":\"", 44) != 0 ||
-	    strstr(line, "\"reason\":\"memory queue full\"}\n{\"n\":2}\n") == NULL)
+	if (strncmp(line, "{\"@timestamp\":\"", 15) != 0 ||
+	    strstr(line,
+		   "\"kind\":\"agent\",\"event\":\"alerts_dropped\",\"severity\":\"error\"") ==
+		NULL ||
+	    strstr(line, "\"reason\":\"5 alerts were dropped by the output to file (memory queue "
+			 "full) between ") == NULL ||
+	    strstr(line, "\"count\":5,\"first\":\"") == NULL ||
+	    strstr(line, "\"cause\":\"memory queue full\"}\n{\"n\":2}\n") == NULL)
 		fail_msg("no notice in the gap: %s", line);
 	free(b);
 }
@@ -1324,9 +1330,12 @@ static void test_spool_full_notice(void **state)
 	{
 		char want[128];
 
-		snprintf(want, sizeof(want), "{\"type\":\"alerts_dropped\",\"count\":%d,", dropped);
-		assert_memory_equal(p, want, strlen(want));
-		assert_non_null(strstr(p, "\"reason\":\"spool full\"}\n{\"after\":1}\n"));
+		snprintf(want, sizeof(want), "\"event\":\"alerts_dropped\",");
+		assert_non_null(strstr(p, want));
+		snprintf(want, sizeof(want), "\"count\":%d,", dropped);
+		assert_non_null(strstr(p, want));
+		assert_true(strstr(p, want) < strchr(p, '\n'));
+		assert_non_null(strstr(p, "\"cause\":\"spool full\"}\n{\"after\":1}\n"));
 	}
 	free(b);
 }
