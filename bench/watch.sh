@@ -450,7 +450,7 @@ def churn(tag, alerts, d, n):
         except ValueError:
             r["bad_lines"] = r.get("bad_lines", 0) + 1
             continue
-        if a.get("type") == "alerts_dropped":  # the sink's own record of alerts it lost
+        if a.get("event") == "alerts_dropped":  # the sink's own record of alerts it lost
             r["dropped_records"] += 1
             r["dropped_lines"] += a.get("count", 0)
         elif a.get("kind") == "integrity" and a.get("path") in names:
@@ -477,7 +477,7 @@ def count(alerts, d):  # integrity alerts under d, and the sink's drop records
     for line in open(alerts):
         if '"kind":"integrity"' in line and f'"path":"{d}' in line:
             n += 1
-        elif '"type":"alerts_dropped"' in line:
+        elif '"event":"alerts_dropped"' in line:
             dropped += json.loads(line).get("count", 0)
     print(n, dropped)
 
