@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "bootsect.h"
+#include "canary_int.h"
 #include "config.h"
 #include "meta.h"
 #include "seal.h"
@@ -67,6 +68,7 @@ struct run {
 	size_t nown;
 	char *own_dir;                 /* the database's directory: its times move with every run */
 	const char *const *skip_roots; /* roots walked on their own: not while walking others */
+	vigil_decoy_set *decoys;       /* vigil canary's decoys: neither recorded nor opened */
 	size_t nskip_roots;
 
 	pthread_mutex_t lock;
@@ -588,6 +590,8 @@ static int walk_dir(struct run *r, struct dirref *dir, int depth)
 				warn(r, r->path, "%s: %s", "lstat", errno);
 			continue;
 		}
+		if (vigil_decoy_set_has(r->decoys, &st))
+			continue;
 		if ((rc = push_item(r, dir, name, &st, &m)) != 0)
 			break;
 		if (S_ISDIR(st.st_mode) && r->cfg->rules[m.rule].recurse)
@@ -659,6 +663,8 @@ static int walk_root(struct run *r, const char *root)
 		warn(r, root, "%s: %s", "lstat", errno);
 		return 0;
 	}
+	if (vigil_decoy_set_has(r->decoys, &st))
+		return 0;
 	slash = strrchr(root, '/');
 	if (strcmp(root, "/") == 0) {
 		dir = strdup("/");
@@ -909,6 +915,10 @@ static int run_open(struct run *r, enum run_mode mode, const vigil_baseline_opti
 		}
 	}
 	r->algo = o->hash_algo >= 0 ? (vigil_hash_algo)o->hash_algo : r->cfg->hash;
+	/* Decoys are planted to be left alone: hashing one would open it (a canary alert),
+	 * and planting or removing one is no integrity change. */
+	if ((rc = vigil_decoy_set_load(r->cfg->watch.canaries, &r->decoys)) != 0)
+		return rc;
 	snprintf(st->db_path, sizeof(st->db_path), "%s",
 		 o->db_path         ? o->db_path
 		 : r->cfg->database ? r->cfg->database
@@ -951,6 +961,7 @@ static void run_close(struct run *r)
 	vigil_store_close(r->store);
 	vigil_sealer_free(r->sealer);
 	vigil_config_free(r->cfg);
+	vigil_decoy_set_free(r->decoys);
 	for (size_t i = 0; i < r->nown; i++)
 		free(r->own[i]);
 	free(r->own);
@@ -1759,6 +1770,10 @@ int vigil_baseline_compare_path(vigil_baseline *b, const char *path,
 		/* Gone: the entry and everything recorded below it. */
 		if (errno == ENOENT || errno == ENOTDIR)
 			rc = vigil_store_each(r->store, path, len, report_removed, &rc_ctx);
+		goto out;
+	}
+	if (vigil_decoy_set_has(r->decoys, &st)) {
+		rc = 0;
 		goto out;
 	}
 	attrs = m.attrs;

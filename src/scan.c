@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "archive_int.h"
+#include "canary_int.h"
 #include "detect.h"
 #include "input.h"
 #include "text.h"
@@ -66,6 +67,7 @@ struct vigil_scanner {
 	unsigned busy_workers;
 	struct timespec last_progress;
 	struct worker *buffer_worker; /* for vigil_scanner_scan_buffer, made on first use */
+	vigil_decoy_set *decoys;      /* vigil canary's decoys: skipped, never opened */
 };
 
 /* A finding held until its file is done, so a file's findings arrive together. */
@@ -202,6 +204,11 @@ int vigil_scanner_new(const vigil_scan_options *opts, vigil_scanner **out, char 
 		free(s);
 		return r;
 	}
+	if (vigil_decoy_set_load(opts->canary_db, &s->decoys) != 0) {
+		vigil_detector_free(s->det);
+		free(s);
+		return VIGIL_E_NOMEM;
+	}
 	pthread_mutex_init(&s->cb_lock, NULL);
 	pthread_mutex_init(&s->q_lock, NULL);
 	pthread_cond_init(&s->q_not_empty, NULL);
@@ -227,6 +234,7 @@ void vigil_scanner_free(vigil_scanner *s)
 		free(s->buffer_worker);
 	}
 	vigil_detector_free(s->det);
+	vigil_decoy_set_free(s->decoys);
 	for (size_t i = 0; i < s->nallow_fp; i++)
 		free(s->allow_fp[i]);
 	for (size_t i = 0; i < s->nallow_glob; i++)
@@ -807,6 +815,9 @@ static int walk_on_file(void *user, const vigil_walk_entry *e)
 		atomic_fetch_add(&s->st.skipped[VIGIL_SKIP_TOO_LARGE], 1);
 		return 0;
 	}
+	/* A decoy holds fake secrets, and opening it is what vigil watch alerts on. */
+	if (vigil_decoy_set_has(s->decoys, e->st))
+		return 0;
 	if ((fd = vigil_open_regular(e->dirfd, e->name, e->st, &reason)) < 0) {
 		int err = errno;
 		atomic_fetch_add(&s->st.skipped[reason], 1);

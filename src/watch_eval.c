@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "canary_int.h"
 #include "json.h"
 #include "meta.h"
 #include "watch_int.h"
@@ -373,7 +374,7 @@ static uint32_t implied_attrs(uint32_t ev)
 
 /* Reads path's current values; returns 0, or VIGIL_E_NOT_FOUND if it is gone. A key
  * file is not hashed: even a digest of key material stays out of alerts. */
-static int read_now(const char *path, size_t len, bool is_key, vigil_entry *e)
+static int read_now(const char *path, size_t len, bool is_key, vigil_entry *e, struct stat *stp)
 {
 	struct stat st;
 	vigil_entry_read_info info = {0};
@@ -382,6 +383,7 @@ static int read_now(const char *path, size_t len, bool is_key, vigil_entry *e)
 
 	if (path[0] != '/' || lstat(path, &st) != 0)
 		return VIGIL_E_NOT_FOUND;
+	*stp = st;
 	if (is_key || (S_ISREG(st.st_mode) && st.st_size > HASH_MAX_BYTES))
 		attrs &= ~VIGIL_ATTR_HASH;
 	/* By absolute path (AT_FDCWD): the kernel gave it with no symlink in it, and a
@@ -395,7 +397,8 @@ static int read_now(const char *path, size_t len, bool is_key, vigil_entry *e)
 static void eval_events(vigil_watch *w, const wjob *j, int basis)
 {
 	vigil_entry e = {0};
-	int rc = read_now(j->path, j->len, j->role && strcmp(j->role, "key") == 0, &e);
+	struct stat st;
+	int rc = read_now(j->path, j->len, j->role && strcmp(j->role, "key") == 0, &e, &st);
 	bool made = j->ev & (VIGIL_WEV_CREATE | VIGIL_WEV_MOVED_TO);
 	bool gone = j->ev & (VIGIL_WEV_DELETE | VIGIL_WEV_MOVED_FROM);
 
@@ -417,6 +420,12 @@ static void eval_events(vigil_watch *w, const wjob *j, int basis)
 	}
 	if (rc != 0)
 		return;
+	/* A decoy of vigil canary: the canary defense reports what is done to it, and
+	 * planting one is not an integrity change. */
+	if (vigil_decoy_set_has(w->decoys, &st)) {
+		vigil_entry_clear(&e);
+		return;
+	}
 	{
 		bool added = (j->ev & VIGIL_WEV_CREATE) ||
 			     ((j->ev & VIGIL_WEV_MOVED_TO) && !(j->ev & VIGIL_WEV_MOVED_FROM));
@@ -470,7 +479,13 @@ static void eval_reload(vigil_watch *w)
 {
 	char err[1024] = "", reason[1200];
 	uint64_t one = 1;
+	vigil_decoy_set *d = NULL;
 	int rc = reopen(w, true, err, sizeof(err));
+
+	if (vigil_decoy_set_load(w->o.canary_db, &d) == 0) {
+		vigil_decoy_set_free(w->decoys);
+		w->decoys = d;
+	}
 
 	if (rc == 0)
 		return; /* the loop says "reloaded" once the new paths are marked */
@@ -575,6 +590,9 @@ static void *eval_main(void *arg)
 
 int eval_start(vigil_watch *w)
 {
+	/* Without a registry the set is empty: no decoy to leave out. */
+	if (vigil_decoy_set_load(w->o.canary_db, &w->decoys) != 0)
+		w->decoys = NULL;
 	if (pthread_create(&w->eval_thread, NULL, eval_main, w) != 0)
 		return VIGIL_E_SYSTEM;
 	w->eval_started = true;
@@ -591,6 +609,8 @@ void eval_stop(vigil_watch *w)
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->eval_thread, NULL);
 	w->eval_started = false;
+	vigil_decoy_set_free(w->decoys);
+	w->decoys = NULL;
 	/* Anything pushed after the thread left (none in order, but be sure). */
 	while (w->qhead) {
 		wjob *j = w->qhead;

@@ -191,8 +191,9 @@ struct vigil_watch {
 	int64_t quiet_ns, hold_ns;
 	double rate_per_ns, burst;
 
-	/* Evaluator thread: owns the baseline handle. */
+	/* Evaluator thread: owns the baseline handle, and the decoys it leaves out. */
 	vigil_baseline *base;
+	struct vigil_decoy_set *decoys;
 	pthread_t eval_thread;
 	bool eval_started;
 	pthread_mutex_t mu;

@@ -42,6 +42,9 @@ typedef struct vigil_scan_options {
 	const char *const *excludes; /* NULL-terminated globs matched against the path and
 				      * its base name; borrowed for the scanner's life */
 	const char *fingerprint_key; /* file holding the fingerprint key; NULL = default */
+	const char *canary_db;       /* decoy registry (vigil canary): its decoys are skipped
+				      * unopened. NULL = VIGIL_DEFAULT_CANARY_DB if it exists,
+				      * "" = none */
 } vigil_scan_options;
 
 /* Fills *o with the defaults documented in vigil(1). */
