@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "vigil/inventory.h"
 #include "vigil/report.h"
 #include "vigil/scan.h"
+#include "vigil/watch.h"
 
 static const char scan_usage[] =
     "usage: vigil scan [OPTIONS] [PATH...]\n"
@@ -36,6 +38,14 @@ static const char scan_usage[] =
     "  -x, --one-file-system    do not cross into other file systems\n"
     "  -L, --follow-symlinks    follow symbolic links (loops are detected)\n"
     "      --max-file-size SIZE skip files larger than SIZE (default: no limit)\n"
+    "      --canaries FILE      decoy registry: decoys planted by vigil canary are never\n"
+    "                           opened (default " VIGIL_DEFAULT_CANARY_DB ")\n"
+    "Inventory (for vigil watch, which names a process reading many of these files):\n"
+    "      --record[=FILE]      record which files hold findings (paths, file ids,\n"
+    "                           counts, keyed fingerprints; never a secret), replacing\n"
+    "                           what FILE held under each PATH (default\n"
+    "                           " VIGIL_DEFAULT_INVENTORY_DB ")\n"
+    "      --inventory FILE     the same as --record=FILE\n"
     "Archives (zip, tar, gzip, bzip2, xz, zstd, lz4, 7z, rar, cpio, iso, ar):\n"
     "      --no-archives        scan archives as plain bytes, do not open them\n"
     "      --max-archive-bytes SIZE  bytes expanded from one file, all levels (1G)\n"
@@ -57,6 +67,9 @@ enum {
 	OPT_MAX_RATIO,
 	OPT_MAX_DEPTH,
 	OPT_MAX_ENTRIES,
+	OPT_CANARIES,
+	OPT_RECORD,
+	OPT_INVENTORY,
 };
 
 static const struct option long_opts[] = {
@@ -76,6 +89,9 @@ static const struct option long_opts[] = {
     {"max-ratio", required_argument, NULL, OPT_MAX_RATIO},
     {"max-depth", required_argument, NULL, OPT_MAX_DEPTH},
     {"max-entries", required_argument, NULL, OPT_MAX_ENTRIES},
+    {"canaries", required_argument, NULL, OPT_CANARIES},
+    {"record", optional_argument, NULL, OPT_RECORD},
+    {"inventory", required_argument, NULL, OPT_INVENTORY},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -86,6 +102,8 @@ typedef struct scan_ui {
 	bool progress_shown;
 	unsigned long warnings;
 	int write_error;
+	vigil_inventory *inv; /* --record */
+	int inv_error;
 } scan_ui;
 
 static void clear_progress(scan_ui *ui)
@@ -101,6 +119,8 @@ static int on_finding(void *user, const vigil_finding *f)
 	scan_ui *ui = user;
 
 	clear_progress(ui);
+	if (ui->inv != NULL && (ui->inv_error = vigil_inventory_record_finding(ui->inv, f)) != 0)
+		return 1; /* the inventory cannot be written: stop, nothing is recorded */
 	if (vigil_report_finding(ui->report, f) != 0) {
 		ui->write_error = errno ? errno : EIO;
 		return 1; /* output is gone (closed pipe, full disk): stop */
@@ -184,6 +204,8 @@ int cmd_scan(int argc, char **argv)
 	const char **excludes = NULL;
 	size_t nexcludes = 0;
 	const char *allowlist = NULL;
+	const char *record = NULL;
+	uint64_t recorded = 0;
 	const char *default_paths[] = {"."};
 	bool quiet = false, no_progress = false;
 	struct timespec t0, t1;
@@ -282,6 +304,15 @@ int cmd_scan(int argc, char **argv)
 			}
 			o.max_entries = v;
 			break;
+		case OPT_CANARIES:
+			o.canary_db = optarg;
+			break;
+		case OPT_RECORD:
+			record = optarg ? optarg : VIGIL_DEFAULT_INVENTORY_DB;
+			break;
+		case OPT_INVENTORY:
+			record = optarg;
+			break;
 		case 'h':
 			fputs(scan_usage, stdout);
 			rc = EXIT_CLEAN;
@@ -312,6 +343,21 @@ int cmd_scan(int argc, char **argv)
 			     &ui.report) != 0)
 		goto out;
 	ui.progress = !quiet && !no_progress && isatty(STDERR_FILENO);
+	/* Opened and locked before the scan: a busy or unwritable inventory fails at once. */
+	if (record != NULL) {
+		const char *const *roots =
+		    optind < argc ? (const char *const *)argv + optind : default_paths;
+		size_t nroots = optind < argc ? (size_t)(argc - optind) : 1;
+
+		if ((r = vigil_inventory_open(record, true, &ui.inv, err, sizeof(err))) != 0) {
+			cli_error("cannot open the inventory: %s", *err ? err : vigil_strerror(r));
+			goto out;
+		}
+		if ((r = vigil_inventory_record_begin(ui.inv, roots, nroots)) != 0) {
+			cli_error("cannot record in %s: %s", record, vigil_inventory_error(ui.inv));
+			goto out;
+		}
+	}
 
 	vigil_scan_callbacks cb = {on_finding, on_warning, on_progress, &ui};
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -326,6 +372,10 @@ int cmd_scan(int argc, char **argv)
 
 	if (ui.write_error) {
 		cli_error("cannot write the report: %s", strerror(ui.write_error));
+		goto out;
+	}
+	if (ui.inv_error) {
+		cli_error("cannot record in %s: %s", record, vigil_inventory_error(ui.inv));
 		goto out;
 	}
 	if (r != 0 && r != VIGIL_E_CANCELLED) {
@@ -344,11 +394,22 @@ int cmd_scan(int argc, char **argv)
 	}
 	if (format != VIGIL_FORMAT_TEXT && !quiet)
 		vigil_report_summary(stderr, &stats, secs);
+	/* A cancelled scan saw only part of the roots: the inventory keeps its old record. */
+	if (ui.inv != NULL && r == 0) {
+		if ((r = vigil_inventory_record_commit(ui.inv, &recorded)) != 0) {
+			cli_error("cannot record in %s: %s", record, vigil_inventory_error(ui.inv));
+			goto out;
+		}
+		if (!quiet)
+			fprintf(stderr, "Recorded %llu files with findings in %s\n",
+				(unsigned long long)recorded, record);
+	}
 	rc = EXIT_CLEAN;
 	for (int c = 0; c < VIGIL_CAT_COUNT; c++)
 		if (stats.findings[c])
 			rc = EXIT_FOUND;
 out:
+	vigil_inventory_close(ui.inv); /* rolls back a record not committed */
 	vigil_report_free(ui.report);
 	vigil_scanner_free(scanner);
 	free(excludes);

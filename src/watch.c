@@ -1669,7 +1669,8 @@ static int copy_options(vigil_watch *w, const vigil_watch_options *o)
 	int rc = 0;
 
 	w->o = *o;
-	w->o.paths = NULL;
+	w->o.paths = NULL; /* set to the resolved PATHs once they are */
+	w->o.npaths = 0;
 	rc |= keep_list(w, &w->o.protect, &w->o.nprotect, o->protect, o->nprotect);
 	rc |= keep_list(w, &w->o.raw_device_allow, &w->o.nraw_device_allow, o->raw_device_allow,
 			o->nraw_device_allow);
@@ -1807,6 +1808,9 @@ int vigil_watch_new(const vigil_watch_options *o, vigil_watch **out, char *err, 
 		}
 		w->pathargs[w->npathargs++] = abs;
 	}
+	/* From here on paths are every protected directory, absolute and resolved. */
+	w->o.paths = (const char *const *)w->pathargs;
+	w->o.npaths = w->npathargs;
 	if (strcmp(w->o.alerts, "-") != 0)
 		w->alerts_canon = canonical(w->o.alerts, false);
 	if (w->o.spool_dir)

@@ -78,7 +78,8 @@ void vigil_watch_drain(vigil_watch *w);
 bool vigil_watch_is_protected(const vigil_watch *w, const char *path, size_t len);
 
 /* The options the watcher was made with (copied strings), with the config's [watch]
- * section merged in where the options left a value unset. */
+ * section merged in where the options left a value unset; paths/npaths are every
+ * protected directory (the PATH arguments and protect), absolute with symlinks resolved. */
 const vigil_watch_options *vigil_watch_get_options(const vigil_watch *w);
 
 #endif
