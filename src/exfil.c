@@ -5,12 +5,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/fanotify.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -43,7 +44,7 @@
 #define READS_WINDOW_US (60ll * 1000000) /* ... opened within this time */
 #define MAX_INV_MARKS   2048             /* inode marks for the inventory's files */
 #define EVBUF           (64u * 1024u)
-#define READ_ROUNDS     16               /* reads per wake-up; epoll calls again */
+#define READ_ROUNDS     16               /* reads per wake-up; poll calls again */
 #define RECENT          64               /* files scanned lately, not scanned again */
 #define NOTE_GAP_US     (60ll * 1000000) /* "not scanned" notes: at most one a minute */
 #define MAX_LISTED      16               /* files named in a secret-reads alert */
@@ -92,7 +93,13 @@ typedef struct exfil {
 	atomic_int_fast64_t last_note_us;
 	recent recent[RECENT]; /* worker only */
 	size_t nrecent;
-	/* The inventory: sorted by (dev, ino). Loop thread only. */
+	/* The reader of our group: its own thread, because every file closed after writing
+	 * on the marked file systems (all of /tmp's) comes through it, and a storm of them
+	 * must not hold up the watcher's loop. */
+	pthread_t reader;
+	bool reader_started;
+	int stopfd;
+	/* The inventory: sorted by (dev, ino). Reader thread only. */
 	inv_file *inv;
 	size_t ninv;
 	exfil_reads reads;
@@ -297,11 +304,11 @@ static void emit_archive(exfil *x, const job *j, archive_info *a)
 	a->path_len = j->path_len;
 	describe_counts(what, sizeof(what), a->counts);
 	if (a->skipped) {
+		/* Still "alerted": the not_scanned member says what was left undone. */
 		al.severity = VIGIL_SEV_NOTICE;
-		al.action = "not_scanned";
 		snprintf(reason, sizeof(reason),
-			 "A %s archive written by %s (pid %d) was not scanned for sensitive data: "
-			 "%s.",
+			 "An archive (%s) written by %s (pid %d) was not scanned for sensitive "
+			 "data: %s.",
 			 a->format, proc_name(j->proc), pid, a->skipped);
 	} else if (what[0]) {
 		/* Private keys in a fresh archive are tools for the next intrusion. */
@@ -549,7 +556,8 @@ static void enqueue(exfil *x, job *j, bool sniffed)
 	atomic_fetch_add(&x->dropped, 1);
 	/* Only a known archive is worth a note; a path job is unsniffed (most are not). */
 	if (sniffed && note_due(x)) {
-		archive_info a = {.format = "archive", .skipped = "the scanner was too busy"};
+		archive_info a = {.format = "format not read",
+				  .skipped = "the scanner was too busy"};
 		struct stat st;
 
 		if (fstat(j->fd, &st) == 0)
@@ -559,7 +567,7 @@ static void enqueue(exfil *x, job *j, bool sniffed)
 	job_free(j);
 }
 
-/* ---- the loop thread: our fanotify group and the main group's hook ---- */
+/* ---- the reader thread (our fanotify group) and the loop thread (the main hook) ---- */
 
 static bool covered(const exfil *x, const char *path, size_t len)
 {
@@ -704,12 +712,8 @@ static void on_opened(exfil *x, int fd, int pid, int pidfd)
 	vigil_proc_unref(p);
 }
 
-static void on_fan(void *user, vigil_watch *w, uint32_t events)
+static void read_events(exfil *x)
 {
-	exfil *x = user;
-
-	(void)w;
-	(void)events;
 	for (int round = 0; round < READ_ROUNDS; round++) {
 		ssize_t n = read(x->fan, x->evbuf, EVBUF);
 		struct fanotify_event_metadata *md = (void *)x->evbuf;
@@ -747,6 +751,26 @@ static void on_fan(void *user, vigil_watch *w, uint32_t events)
 				close(pidfd);
 		}
 	}
+}
+
+static void *reader_main(void *arg)
+{
+	exfil *x = arg;
+	struct pollfd p[2] = {{.fd = x->fan, .events = POLLIN},
+			      {.fd = x->stopfd, .events = POLLIN}};
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents)
+			break;
+		if (p[0].revents)
+			read_events(x);
+	}
+	return NULL;
 }
 
 /* Watched paths our group does not cover (the baseline's roots): by path, sniffed in the
@@ -861,6 +885,7 @@ static int attach(vigil_watch *w, void **state, char *status, size_t cap)
 	x->w = w;
 	x->self = (int)getpid();
 	x->fan = -1;
+	x->stopfd = -1;
 	{
 		/* The worker's timed waits are on the monotonic clock (mono_ns). */
 		pthread_condattr_t ca;
@@ -975,12 +1000,15 @@ static int attach(vigil_watch *w, void **state, char *status, size_t cap)
 		goto fail;
 	}
 	x->thread_started = true;
-	if ((r = vigil_watch_add_source(w, x->fan, EPOLLIN, on_fan, x)) != 0) {
-		snprintf(status, cap, "off: cannot join the event loop: %s", vigil_strerror(r));
+	if ((x->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+	    pthread_create(&x->reader, NULL, reader_main, x) != 0) {
+		snprintf(status, cap, "off: cannot start the reader thread: %s", strerror(errno));
+		r = VIGIL_E_SYSTEM;
 		goto fail;
 	}
-	/* Registered: from here on x is the loop's, so a missing hook only narrows what is
-	 * covered (the baseline's roots) and is said in the status. */
+	x->reader_started = true;
+	/* Running: a missing hook only narrows what is covered (the baseline's roots) and
+	 * is said in the status. */
 	hook = vigil_watch_add_hook(w, on_hook, x);
 	snprintf(status, cap, "on: archives in %zu staging dirs, %zu protected paths%s%s%s; %s",
 		 nstaging, x->ndirs - nstaging, hook == 0 ? ", baseline roots" : "",
@@ -1001,6 +1029,14 @@ static void detach(void *state)
 
 	if (x == NULL)
 		return;
+	if (x->reader_started) {
+		uint64_t one = 1;
+
+		(void)!write(x->stopfd, &one, sizeof(one));
+		pthread_join(x->reader, NULL);
+	}
+	if (x->stopfd >= 0)
+		close(x->stopfd);
 	if (x->thread_started) {
 		pthread_mutex_lock(&x->mu);
 		x->quit = true;
