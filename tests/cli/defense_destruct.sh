@@ -1,0 +1,177 @@
+# SPDX-License-Identifier: Apache-2.0
+# The destruction defense end to end: vigil watch --respond stop on a tree of real files
+# stops each attack style of vigil-attack (overwrite with random data or zeros, encrypt in
+# place, encrypt and rename, encrypted copy then delete, truncate, delete; one forking a
+# child per file) after a few files, with a destruction alert naming it; vigil release
+# continues it, vigil kill ends it; --respond alert only alerts; a program on the
+# allowlist (pinned by digest) is left alone.
+if [ -z "${VIGIL:-}" ] && [ -n "${BUILD:-}" ]; then
+	case $BUILD in /*) VIGIL=$BUILD/vigil ;; *) VIGIL=$PWD/$BUILD/vigil ;; esac
+fi
+. tests/cli/lib.sh
+. tests/cli/watch_lib.inc
+ATTACK=$(dirname "$VIGIL")/vigil-attack
+[ -x "$ATTACK" ] || skip "no vigil-attack next to $VIGIL (make \$BUILD/vigil-attack)"
+# vigil release leaves its word for the daemon here, not in /run/vigil.
+export VIGIL_RUNTIME_DIR=$T/run
+P=$T/protected
+mkdir -p "$P" "$T/bin"
+MAX_LOST=10
+
+PGIDS=() DPIDS=()
+cleanup() {
+	local p
+	for p in "${PGIDS[@]}"; do kill -KILL -- "-$p" 2>/dev/null; done
+	for p in "${DPIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+# CLI errors first: nothing to signal.
+run "$VIGIL" release 1; expect_rc 2 "release 1"; expect_err 'refusing pid 1' "says why"
+run "$VIGIL" kill 0; expect_rc 2 "kill 0"
+run "$VIGIL" kill -- -5; expect_rc 2 "negative pid"
+run "$VIGIL" release lots; expect_rc 2 "not a pid"; expect_err 'not a process id' "says why"
+run "$VIGIL" release 2147483646; expect_rc 2 "no such process"; expect_err 'no process' "says why"
+run "$VIGIL" kill; expect_rc 2 "no pid"; expect_err '^usage: vigil kill' "usage"
+run "$VIGIL" release --help; expect_rc 0 "help"; expect_out '^usage: vigil release' "usage"
+
+STYLES="overwrite-random overwrite-zero encrypt-inplace encrypt-rename encrypt-copy-delete truncate delete"
+for s in $STYLES delete-fork alert-mode kill-mode allowed; do
+	"$ATTACK" prepare "$P/$s" --files 120 --seed 7 >/dev/null || fail "prepare $s"
+done
+# A copy of the attacker, trusted by digest in a config (the allowlist replaces the
+# built-in one), and the baseline a config needs.
+cp "$ATTACK" "$T/bin/trusted-attack"
+mkdir -p "$T/tiny" && echo x >"$T/tiny/f"
+cat >"$T/vigil.conf" <<EOF
+[path $T/tiny]
+[watch]
+allow = $T/bin/trusted-attack@sha256:$(sha256sum "$T/bin/trusted-attack" | cut -d' ' -f1)
+EOF
+run "$VIGIL" init --config "$T/vigil.conf" --db "$T/base.db" --key "$T/key" --no-progress
+expect_rc 0 "init of the config's baseline"
+
+# state PID: the process state letter (T stopped), empty when gone.
+state() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1; }
+
+# attack STYLE DIR [ARGS]: starts vigil-attack in a session of its own; sets $APID.
+attack() {
+	local style=$1 dir=$2
+	shift 2
+	rm -f "$T/apid"
+	setsid "$ATTACK" run "$style" "$dir" --pidfile "$T/apid" "$@" >"$T/attack.out" 2>&1 &
+	AJOB=$!
+	disown "$AJOB" # killed on purpose: no "Killed" notice from the shell
+	for _ in $(seq 200); do [ -s "$T/apid" ] && break; sleep 0.02; done
+	APID=$(cat "$T/apid" 2>/dev/null) || fail "$style: no pid from vigil-attack"
+	PGIDS+=("$APID")
+}
+
+# wait_stopped PID: up to 15 s for state T; fails if it ends first.
+wait_stopped() {
+	local st
+	for _ in $(seq 300); do
+		st=$(state "$1")
+		[ "$st" = T ] && return 0
+		[ -z "$st" ] || [ "$st" = Z ] && return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+lost() { "$ATTACK" count "$1" | awk '{print $2}'; }
+
+start_watch --respond stop "$P"
+DPIDS+=("$WPID")
+wait_alert "a['kind'] == 'agent' and a['defenses']['destruction'].startswith('on:')" 2 >/dev/null ||
+	fail "the destruction defense is on"
+
+for s in $STYLES delete-fork; do
+	style=$s extra=()
+	[ "$s" = delete-fork ] && style=delete extra=(--fork-per-file)
+	attack "$style" "$P/$s" "${extra[@]}"
+	wait_stopped "$APID" || { cat "$T/attack.out"; fail "$s: not stopped (state '$(state "$APID")')"; }
+	n=$(lost "$P/$s")
+	echo "$s: stopped after $n files lost"
+	[ "$n" -le $MAX_LOST ] || fail "$s: $n files lost before the stop (at most $MAX_LOST)"
+	[ "$n" -ge 1 ] || fail "$s: stopped before it did anything?"
+	out=$(wait_alert "a['kind'] == 'destruction' and a['action'] == 'stopped' and a['severity'] == 'critical' and a['response']['signal'] == 'SIGSTOP' and a['files_total'] >= 1 and all(f['path'].startswith('$P/$s/') for f in a['files']) and (a['process']['pid'] == $APID or a['tree']['pid'] == $APID or a['response'].get('pgid') == $APID)" 10) ||
+		fail "$s: a destruction alert, action stopped, naming the attacker"
+	# The files named are the ones lost (the list is bounded, the count is not).
+	"$PY" - "$out" "$P/$s" <<'PY' || fail "$s: alert fields"
+import json, sys
+a = json.loads(sys.argv[1])
+assert a["reason"].endswith("."), a
+assert a["threshold"] > 0 and a["score"] >= a["threshold"], a
+assert len(a["files"]) <= 16 and a["files_total"] >= len(a["files"]), a
+assert sum(a["evidence"].values()) >= 1, a
+PY
+	# Stopped, it stays stopped: nothing more is lost while a person looks.
+	sleep 0.3
+	[ "$(state "$APID")" = T ] || fail "$s: no longer stopped"
+	[ "$(lost "$P/$s")" = "$n" ] || fail "$s: files lost while stopped"
+	if [ "$s" = overwrite-random ]; then
+		# Reviewed and let go: vigil release continues it (and the daemon trusts it).
+		run "$VIGIL" release "$APID"; expect_rc 0 "release"; expect_out "released process group $APID" "says what it did"
+		for _ in $(seq 200); do [ -z "$(state "$APID")" ] && break; sleep 0.05; done
+		[ -z "$(state "$APID")" ] || fail "released attacker did not finish (state $(state "$APID"))"
+		# All but the file whose open was refused at the stop (or all, when the stop
+		# landed before its next open).
+		grep -qE 'attacked (119 of 120 files \(1 failed|120 of 120)' "$T/attack.out" ||
+			{ cat "$T/attack.out"; fail "released attacker finished its work"; }
+		[ "$(count_alerts "a['kind'] == 'destruction' and a['process']['pid'] == $APID")" = 1 ] ||
+			fail "a released process is not stopped again"
+	else
+		run "$VIGIL" kill "$APID"; expect_rc 0 "kill"; expect_out "killed process group $APID" "says what it did"
+		for _ in $(seq 100); do [ -z "$(state "$APID")" ] && break; sleep 0.05; done
+		[ -z "$(state "$APID")" ] || fail "$s: vigil kill left it (state $(state "$APID"))"
+	fi
+done
+stop_watch
+
+# --respond alert: reported, never stopped.
+: >"$WA"
+start_watch --respond alert "$P/alert-mode"
+DPIDS+=("$WPID")
+attack overwrite-zero "$P/alert-mode"
+for _ in $(seq 300); do st=$(state "$APID"); [ -z "$st" ] || [ "$st" = Z ] || [ "$st" = T ] && break; sleep 0.05; done
+[ "$(state "$APID")" != T ] || fail "--respond alert stopped the process"
+wait_alert "a['kind'] == 'destruction' and a['action'] == 'alerted' and 'response' not in a" >/dev/null ||
+	fail "--respond alert: an alert, action alerted"
+for _ in $(seq 200); do [ -z "$(state "$APID")" ] && break; sleep 0.05; done
+[ "$(lost "$P/alert-mode")" = 120 ] || fail "--respond alert: the attacker ran to the end"
+[ "$(count_alerts "a['kind'] == 'destruction'")" = 1 ] || fail "--respond alert: one alert per offender"
+stop_watch
+
+# --respond kill: the offender dies (SIGKILL) after as few files.
+: >"$WA"
+start_watch --respond kill "$P/kill-mode"
+DPIDS+=("$WPID")
+attack encrypt-inplace "$P/kill-mode"
+for _ in $(seq 300); do [ -z "$(state "$APID")" ] || [ "$(state "$APID")" = Z ] && break; sleep 0.05; done
+[ -z "$(state "$APID")" ] || [ "$(state "$APID")" = Z ] || fail "--respond kill: still alive (state $(state "$APID"))"
+n=$(lost "$P/kill-mode")
+echo "kill-mode: killed after $n files lost"
+[ "$n" -le $MAX_LOST ] || fail "--respond kill: $n files lost"
+wait_alert "a['kind'] == 'destruction' and a['action'] == 'killed' and a['response']['signal'] == 'SIGKILL' and a['process']['pid'] == $APID" >/dev/null ||
+	fail "--respond kill: an alert, action killed, naming the process"
+stop_watch
+
+# The allowlist: the digest-pinned copy is trusted; the same program under another name
+# (the original) is not.
+: >"$WA"
+start_watch --config "$T/vigil.conf" --db "$T/base.db" --key "$T/key" --respond stop "$P/allowed"
+DPIDS+=("$WPID")
+wait_alert "a['kind'] == 'agent' and 'configured allowlist' in a['defenses']['destruction']" 2 >/dev/null ||
+	fail "the started alert says the allowlist is the configured one"
+rm -f "$T/apid"
+setsid "$T/bin/trusted-attack" run delete "$P/allowed" --pidfile "$T/apid" >"$T/attack.out" 2>&1 &
+tpid=$!
+PGIDS+=("$tpid")
+wait "$tpid" || fail "the trusted program failed"
+[ "$(lost "$P/allowed")" = 120 ] || fail "the trusted program was hindered"
+sleep 0.3
+[ "$(count_alerts "a['kind'] == 'destruction'")" = 0 ] || fail "no alert for a trusted program"
+stop_watch
+exit 0
