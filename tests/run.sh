@@ -4,7 +4,7 @@
 # Ends with the line "N passed, N failed, N skipped".
 set -u
 BUILD=${BUILD:-build}
-export VIGIL="$PWD/$BUILD/vigil"
+case $BUILD in /*) export VIGIL="$BUILD/vigil" ;; *) export VIGIL="$PWD/$BUILD/vigil" ;; esac
 passed=0 failed=0 skipped=0
 failures=()
 log=$(mktemp -d /tmp/vigil-test-log.XXXXXX)
