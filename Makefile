@@ -28,7 +28,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test bench bench-integrity bench-watch fuzz install clean format-check
+.PHONY: all deps run test bench bench-integrity bench-watch bench-defense fuzz install clean format-check
 all: deps $(BUILD)/vigil
 
 # Installs missing Debian packages (as root) or says exactly what to run.
@@ -46,6 +46,11 @@ $(BUILD)/libvigil.a: $(LIB_OBJ)
 $(BUILD)/vigil: $(CLI_OBJ) $(BUILD)/libvigil.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libvigil.a $(LDLIBS)
 
+# The destruction simulator of bench/defense.sh and the defense tests (not installed).
+$(BUILD)/vigil-attack: bench/attack.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvigil.a | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libvigil.a $(LDLIBS) -lcmocka
@@ -56,7 +61,7 @@ run: all
 	@places=""; for p in $(SCAN_PLACES); do [ -e $$p ] && places="$$places $$p"; done; \
 	  $(BUILD)/vigil scan $$places; rc=$$?; [ $$rc -le 1 ] || exit $$rc
 
-test: deps $(BUILD)/vigil $(TESTS)
+test: deps $(BUILD)/vigil $(BUILD)/vigil-attack $(TESTS)
 	@scripts/deps.sh test
 	@BUILD=$(BUILD) tests/run.sh $(TESTS)
 
@@ -70,6 +75,10 @@ bench-integrity: all
 
 bench-watch: all
 	@BUILD=$(BUILD) bench/watch.sh
+
+bench-defense: all $(BUILD)/vigil-attack
+	@scripts/deps.sh test
+	@BUILD=$(BUILD) bench/defense.sh
 
 fuzz:
 	@scripts/deps.sh build
