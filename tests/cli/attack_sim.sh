@@ -24,12 +24,15 @@ run "$ATTACK" prepare "$T/x" --files 0; expect_rc 2 "zero files"
 mkdir "$T/outside"; echo precious > "$T/outside/keep"
 ln -s / "$T/rootlink"
 ln -s "$T/outside" "$T/outlink"
-OUT_OF_TMP=$PWD/vigil-attack-refused-$$
+# Outside every temporary root whatever the checkout's place (a clone may live in /tmp).
+OUT_OF_TMP=/dev/shm/vigil-attack-refused-$$
+[ -d /dev/shm ] || OUT_OF_TMP=/run/vigil-attack-refused-$$
 # Should a broken build make them after all, they go whatever happens (only if they are
 # sandboxes it made: never anything else).
 # shellcheck disable=SC2154 # d is the trap's own loop variable
 trap 'for d in "$OUT_OF_TMP" "/vigil-attack-refused-$$"; do
-	[ -f "$d/.vigil-attack-sandbox" ] && rm -rf "$d"; done; rm -rf "$T"' EXIT
+	[ -f "$d/.vigil-attack-sandbox" ] && rm -rf "$d"; done
+	rm -rf "$(dirname "$OUT_OF_TMP")/vigil-attack-target-$$" "$T"' EXIT
 run "$ATTACK" prepare "$OUT_OF_TMP"; expect_rc 3 "parent outside /tmp"
 expect_err 'not /tmp, /var/tmp or \$TMPDIR' "says why"
 [ ! -e "$OUT_OF_TMP" ] || fail "made a directory outside /tmp"
@@ -132,11 +135,16 @@ mkdir -p "$T/plain/docs"; echo data > "$T/plain/docs/a.txt"
 run "$ATTACK" run delete "$T/plain"; expect_rc 3 "no marker"; expect_err 'no sandbox marker' "says why"
 [ -f "$T/plain/docs/a.txt" ] || fail "a directory without marker was attacked"
 # The path check comes first (the marker check would also refuse these, on its own).
-for target in / /tmp /var/tmp "$T/rootlink" "$PWD"; do
+# A directory of our own outside every temporary root (never a real one: were the check
+# broken, the attack would hit only this).
+OUTDIR=$(dirname "$OUT_OF_TMP")/vigil-attack-target-$$
+mkdir -p "$OUTDIR/docs" && echo data > "$OUTDIR/docs/a.txt" || fail "cannot make $OUTDIR"
+for target in / /tmp /var/tmp "$T/rootlink" "$OUTDIR"; do
 	run "$ATTACK" run delete "$target"; expect_rc 3 "refuses $target"
 	expect_err 'not below /tmp, /var/tmp or \$TMPDIR' "$target: says why"
 	run "$ATTACK" count "$target"; expect_rc 3 "count refuses $target"
 done
+[ -f "$OUTDIR/docs/a.txt" ] || fail "a directory outside the temporary roots was attacked"
 run "$ATTACK" run delete /nonexistent-$$; expect_rc 3 "refuses a missing directory"
 TMPDIR=/ run "$ATTACK" run delete /; expect_rc 3 "TMPDIR=/ allows nothing"
 expect_err 'not below' "TMPDIR=/: says why"
