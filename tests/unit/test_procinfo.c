@@ -299,7 +299,8 @@ static void test_cmdline_short(void **state)
 	}
 	for (int i = 0; i < 400; i++) {
 		assert_int_equal(vigil_proc_read(pid, -1, false, &p), 0);
-		if (p->exe && strstr(p->exe, "sleep"))
+		/* exec(2) switches the exe link before the name: wait for both. */
+		if (p->exe && strstr(p->exe, "sleep") && strcmp(p->comm, "sleep") == 0)
 			break;
 		vigil_proc_unref(p);
 		p = NULL;
