@@ -34,8 +34,13 @@
  * baseline's roots are not known here: for them the main group's hook hands over the path
  * of each watched CLOSE_WRITE, opened by path in the worker.
  *
- * Nothing is opened by path on the loop thread: another defense's permission marks would
- * make such an open wait for a verdict that same thread has to give.
+ * Opens of the inventory's files (files known to hold secrets) are permission events
+ * (FAN_OPEN_PERM on their inodes, always allowed): the opener waits the moment it takes
+ * to name it, so a `cat` that lives a millisecond is still alive, with its parent, when
+ * it is read. Few processes open those files, so the wait costs next to nothing.
+ *
+ * Nothing is opened by path on the loop or reader thread: a permission mark (ours or
+ * another defense's) would make such an open wait for a verdict that thread has to give.
  */
 #define QUEUE_CAP       128              /* files waiting for the scanner */
 #define MEM_SCAN_MAX    (64ull << 20)    /* read into memory up to this, else by path */
@@ -739,11 +744,17 @@ static void read_events(exfil *x)
 			}
 			if (md->vers == FANOTIFY_METADATA_VERSION && fd >= 0 &&
 			    md->pid != x->self) {
-				if (md->mask & FAN_OPEN)
+				if (md->mask & FAN_OPEN_PERM)
 					on_opened(x, fd, md->pid, pidfd);
 				if ((md->mask & FAN_CLOSE_WRITE) &&
 				    on_written(x, fd, md->pid, pidfd))
 					fd = -1; /* the job has it */
+			}
+			if ((md->mask & FAN_OPEN_PERM) && fd >= 0) {
+				/* Watched, never refused; the opener waits until this. */
+				struct fanotify_response resp = {.fd = fd, .response = FAN_ALLOW};
+
+				(void)!write(x->fan, &resp, sizeof(resp));
 			}
 			if (fd >= 0)
 				close(fd);
@@ -844,7 +855,7 @@ static int load_one(void *user, const vigil_inventory_file *f)
 		l->over++;
 		return 0;
 	}
-	if (fanotify_mark(x->fan, FAN_MARK_ADD | FAN_MARK_DONT_FOLLOW, FAN_OPEN, AT_FDCWD,
+	if (fanotify_mark(x->fan, FAN_MARK_ADD | FAN_MARK_DONT_FOLLOW, FAN_OPEN_PERM, AT_FDCWD,
 			  f->path) != 0) {
 		l->failed++;
 		return 0;
@@ -899,10 +910,11 @@ static int attach(vigil_watch *w, void **state, char *status, size_t cap)
 	exfil_reads_init(&x->reads, READS_THRESHOLD, READS_WINDOW_US);
 	if ((x->evbuf = aligned_alloc(8, EVBUF)) == NULL)
 		goto nomem;
-	x->fan = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_PIDFD,
+	/* The content class: the inventory's opens are permission events. */
+	x->fan = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_PIDFD,
 			       O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
 	if (x->fan < 0 && errno == EINVAL)
-		x->fan = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK,
+		x->fan = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK,
 				       O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
 	if (x->fan < 0) {
 		e = errno;
@@ -1029,6 +1041,15 @@ static void detach(void *state)
 
 	if (x == NULL)
 		return;
+	/* The worker first: an open it makes may wait for the reader's verdict. Then the
+	 * reader, and the group is closed at once, which allows any open still waiting. */
+	if (x->thread_started) {
+		pthread_mutex_lock(&x->mu);
+		x->quit = true;
+		pthread_cond_signal(&x->cv);
+		pthread_mutex_unlock(&x->mu);
+		pthread_join(x->thread, NULL);
+	}
 	if (x->reader_started) {
 		uint64_t one = 1;
 
@@ -1037,20 +1058,15 @@ static void detach(void *state)
 	}
 	if (x->stopfd >= 0)
 		close(x->stopfd);
-	if (x->thread_started) {
-		pthread_mutex_lock(&x->mu);
-		x->quit = true;
-		pthread_cond_signal(&x->cv);
-		pthread_mutex_unlock(&x->mu);
-		pthread_join(x->thread, NULL);
+	if (x->fan >= 0) {
+		close(x->fan);
+		x->fan = -1;
 	}
 	while (x->qlen > 0) {
 		job_free(&x->q[x->qhead]);
 		x->qhead = (x->qhead + 1) % QUEUE_CAP;
 		x->qlen--;
 	}
-	if (x->fan >= 0)
-		close(x->fan);
 	vigil_scanner_free(x->scanner);
 	for (size_t i = 0; i < x->ndirs; i++)
 		free(x->dirs[i]);
