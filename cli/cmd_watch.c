@@ -41,6 +41,8 @@ static const char watch_usage[] =
     "      --spool-max SIZE     bound of the spool (default 64M)\n"
     "\n"
     "Defenses (PATHs are also protected from destruction; see vigil(1), DEFENSES):\n"
+    "      --protect DIR        protect DIR from destruction without reporting its\n"
+    "                           integrity changes (data directories); repeatable\n"
     "      --respond MODE       alert, stop or kill: what the destruction defense does\n"
     "                           to an offending process (default: the config's, else\n"
     "                           alert; stop is recommended). Integrity changes are\n"
@@ -84,6 +86,7 @@ enum {
 	OPT_CANARIES,
 	OPT_INVENTORY,
 	OPT_NO_EXFIL,
+	OPT_PROTECT,
 };
 
 static bool parse_bounded(const char *opt, const char *arg, uint64_t max, unsigned *out)
@@ -125,11 +128,14 @@ int cmd_watch(int argc, char **argv)
 	    {"canaries", required_argument, NULL, OPT_CANARIES},
 	    {"inventory", required_argument, NULL, OPT_INVENTORY},
 	    {"no-exfil-staging", no_argument, NULL, OPT_NO_EXFIL},
+	    {"protect", required_argument, NULL, OPT_PROTECT},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	vigil_watch_options o;
 	vigil_watch *w = NULL;
 	bool baseline_named = false;
+	const char *protect[64];
+	size_t nprotect = 0;
 	char err[1024];
 	uint64_t n;
 	int opt, r;
@@ -240,6 +246,16 @@ int cmd_watch(int argc, char **argv)
 		case OPT_NO_EXFIL:
 			o.exfil_staging = 0;
 			break;
+		case OPT_PROTECT:
+			/* Pointers into argv: they outlive the watcher. */
+			if (nprotect == sizeof(protect) / sizeof(*protect)) {
+				cli_error("--protect: at most %zu directories (use the config's "
+					  "protect for more)",
+					  sizeof(protect) / sizeof(*protect));
+				return EXIT_ERROR;
+			}
+			protect[nprotect++] = optarg;
+			break;
 		case 'h':
 			fputs(watch_usage, stdout);
 			return EXIT_CLEAN;
@@ -250,8 +266,11 @@ int cmd_watch(int argc, char **argv)
 	}
 	o.paths = (const char *const *)(argv + optind);
 	o.npaths = (size_t)(argc - optind);
-	/* PATHs alone watch without a baseline; otherwise the named (or default) one. */
-	o.use_baseline = baseline_named || o.npaths == 0;
+	o.protect = protect;
+	o.nprotect = nprotect;
+	/* PATHs or protected directories alone go without a baseline; otherwise the named
+	 * (or default) one. */
+	o.use_baseline = baseline_named || (o.npaths == 0 && nprotect == 0);
 	if (o.syslog && strncmp(o.syslog, "tls://", 6) == 0 && o.ca_file == NULL) {
 		cli_error("--syslog tls://... needs --ca-file: the server's certificate is "
 			  "always verified");

@@ -242,7 +242,8 @@ static int roots_build(vigil_watch *w, const wpolicy *p, wroot **out, size_t *no
 
 	for (size_t i = 0; p && i < p->nroots && rc == 0; i++)
 		rc = root_add(&roots, &n, p->roots[i], false, ROOT_BASELINE, NULL);
-	for (size_t i = 0; i < w->npathargs && rc == 0; i++)
+	/* Protect-only directories are the defenses' alone: no integrity alerts there. */
+	for (size_t i = 0; i < w->nwatched_args && rc == 0; i++)
 		rc = root_add(&roots, &n, w->pathargs[i], true, ROOT_PATHARG, NULL);
 	for (size_t i = 0; p && i < p->nown && rc == 0; i++)
 		rc = root_add(&roots, &n, p->own[i], false, ROOT_OWN, own_role(w, p, i));
@@ -1808,6 +1809,7 @@ int vigil_watch_new(const vigil_watch_options *o, vigil_watch **out, char *err, 
 		}
 		w->pathargs[w->npathargs++] = abs;
 	}
+	w->nwatched_args = o->npaths;
 	/* From here on paths are every protected directory, absolute and resolved. */
 	w->o.paths = (const char *const *)w->pathargs;
 	w->o.npaths = w->npathargs;

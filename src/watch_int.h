@@ -137,9 +137,10 @@ struct vigil_watch {
 	/* Roots: written by the loop thread only (a reload swaps the array there). */
 	wroot *roots;
 	size_t nroots;
-	char **pathargs; /* canonical PATH arguments */
+	char **pathargs; /* canonical PATH arguments, then the protect-only directories */
 	size_t npathargs;
-	char *alerts_canon; /* our own outputs, never reported (inotify cannot filter by pid) */
+	size_t nwatched_args; /* the first ones, the PATHs: integrity roots too */
+	char *alerts_canon;   /* our own outputs, never reported (inotify cannot filter by pid) */
 	char *spool_canon;
 
 	/* Loop. */

@@ -57,7 +57,8 @@ typedef struct vigil_watch_options {
 	vigil_watch_backend backend;
 
 	/* Defenses (vigil(1), DEFENSES; the config's [watch] section fills what is left
-	 * unset here). The PATHs and protect are the directories protected from destruction. */
+	 * unset here). The PATHs and protect are the directories protected from destruction;
+	 * integrity changes are reported under the PATHs only. */
 	vigil_watch_respond respond; /* what the destruction defense does. Default DEFAULT */
 	const char *const *protect;
 	size_t nprotect;

@@ -144,9 +144,12 @@ for _ in $(seq 200); do [ -z "$(state "$APID")" ] && break; sleep 0.05; done
 [ "$(count_alerts "a['kind'] == 'destruction'")" = 1 ] || fail "--respond alert: one alert per offender"
 stop_watch
 
-# --respond kill: the offender dies (SIGKILL) after as few files.
+# --respond kill: the offender dies (SIGKILL) after as few files. The directory is
+# protect-only (--protect): defended the same, without integrity alerts.
 : >"$WA"
-start_watch --respond kill "$P/kill-mode"
+start_watch --respond kill --protect "$P/kill-mode"
+wait_alert "a['kind'] == 'agent' and a['defenses']['destruction'].startswith('on: 1 protected')" 2 >/dev/null ||
+	fail "--protect alone: the directory is protected"
 DPIDS+=("$WPID")
 attack encrypt-inplace "$P/kill-mode"
 for _ in $(seq 300); do [ -z "$(state "$APID")" ] || [ "$(state "$APID")" = Z ] && break; sleep 0.05; done
@@ -156,6 +159,9 @@ echo "kill-mode: killed after $n files lost"
 [ "$n" -le $MAX_LOST ] || fail "--respond kill: $n files lost"
 wait_alert "a['kind'] == 'destruction' and a['action'] == 'killed' and a['response']['signal'] == 'SIGKILL' and a['process']['pid'] == $APID" >/dev/null ||
 	fail "--respond kill: an alert, action killed, naming the process"
+sleep 0.3
+[ "$(count_alerts "a['kind'] == 'integrity' and a['path'].startswith('$P/')")" = 0 ] ||
+	fail "--protect: no integrity alerts for the attacked files"
 stop_watch
 
 # The allowlist: the digest-pinned copy is trusted; the same program under another name
