@@ -16,6 +16,9 @@
 #   BENCH_SLOW_FILES=N      files in the slow attack's tree, one every 2 s (12)
 #   BENCH_BENIGN_RUNS=N     runs per benign workload and condition; median reported (3)
 #   BENCH_ONLY=attack|benign  one half only
+#   BENCH_MODE=protect|path how the tree is given to vigil watch: --protect DIR (the
+#                           defenses alone, default) or as a PATH (integrity alerts for
+#                           every change too: what plain `vigil watch DIR` costs)
 #   BENCH_RESULTS=FILE      where the table goes (bench/results-defense-<date>.txt)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
@@ -33,6 +36,7 @@ SLOW_FILES=${BENCH_SLOW_FILES:-12}
 SLOW_DELAY_MS=2000
 BRUNS=${BENCH_BENIGN_RUNS:-3}
 ONLY=${BENCH_ONLY:-}
+MODE=${BENCH_MODE:-protect}
 RESULTS=${BENCH_RESULTS:-bench/results-defense-$(date -u +%F).txt}
 COMMAND="$(env | grep -E '^BENCH_[A-Z_]+=' | sort | tr '\n' ' ')BUILD=$BUILD bench/defense.sh"
 export LC_ALL=C
@@ -50,6 +54,7 @@ for v in RUNS FILES SLOW_RUNS SLOW_FILES BRUNS; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive number, not '${!v}'"
 done
 case $ONLY in "" | attack | benign) ;; *) die "BENCH_ONLY is attack or benign" ;; esac
+case $MODE in protect) PROTECT_ARG=--protect ;; path) PROTECT_ARG=-- ;; *) die "BENCH_MODE is protect or path" ;; esac
 export BENIGN_PY
 BENIGN_PY=$(python3 -c 'import sys; print(sys.executable)')
 PY=$BENIGN_PY
@@ -86,14 +91,15 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 STATUS=""
-# start_daemon DIR ALERTS: vigil watch --respond stop protecting DIR, under timeout; waits
+# start_daemon DIR ALERTS: vigil watch --respond stop protecting DIR (BENCH_MODE: with
+# --protect, or as a PATH also watched for integrity), under timeout; waits
 # for its started alert. Without the raw-device guard (permission marks on every disk of
 # the machine, which nothing here touches: on a shared machine it would refuse other
 # people's tests their loop devices); the other defenses run as by default, with empty
 # registries of our own.
 start_daemon() {
 	timeout -k 5 900 "$VIGIL" watch --respond stop --no-raw-device-guard --heartbeat 0 --alerts "$2" \
-		--canaries "$WORK/canaries.db" --inventory "$WORK/inventory.db" "$1" \
+		--canaries "$WORK/canaries.db" --inventory "$WORK/inventory.db" "$PROTECT_ARG" "$1" \
 		2>>"$WORK/watch.err" &
 	TPID=$!
 	for _ in $(seq 400); do
@@ -335,7 +341,7 @@ DIRTY=$(git status --porcelain 2>/dev/null | grep -qv '^??' && echo " + uncommit
 	echo "# vigil destruction defense: $START UTC, $((ELAPSED / 60)) min $((ELAPSED % 60)) s"
 	echo
 	echo "Command: \`$COMMAND\`"
-	echo "vigil: $("$VIGIL" --version 2>/dev/null | head -1), commit $COMMIT$DIRTY; destruction defense: \"$STATUS\""
+	echo "vigil: $("$VIGIL" --version 2>/dev/null | head -1), commit $COMMIT$DIRTY; tree given as: $([ "$MODE" = protect ] && echo "--protect DIR" || echo "a PATH (integrity alerts too)"); destruction defense: \"$STATUS\""
 	echo "Machine: $(nproc) CPUs, kernel $(uname -r); load average at start $LOAD0, at end $LOAD1;"
 	echo "other vigil watch processes seen at once (max): $OTHERS_MAX; event-queue overflows of ours: $OVERFLOWS"
 	if [ "$ONLY" != benign ]; then

@@ -56,21 +56,22 @@ struct fanotify_event_info_pidfd {
 };
 #endif
 
-#define NREC       1024  /* process records (LRU beyond) */
-#define NINODE     16384 /* "before" samples, direct-mapped by inode */
-#define YOUNG_MIN  (1u << 14)
-#define YOUNG_MAX  (1u << 21) /* names made during the watch; 16 MiB at most */
-#define NFILES     16         /* damaged files named in an alert (the count is kept beyond) */
-#define NWRITTEN   8          /* new files each process wrote last (encrypted copies, gzip) */
-#define NDELETED   8          /* removals each process made last (re-created: not destroyed) */
-#define NNOTES     4
-#define MAXANC     4 /* ancestors credited with a process's evidence */
-#define NSELF      64
-#define PERM_BUF   16384
-#define MAX_DIRS   65536               /* directories marked at most */
-#define STEM_NS    (10LL * 1000000000) /* a copy and its original's removal: within 10 s */
-#define REFUND_NS  (5LL * 1000000000)  /* removed and made again (git checkout): within 5 s */
-#define RELEASE_NS (300LL * 1000000)   /* a stop not yet in effect is not a release */
+#define NREC          1024  /* process records (LRU beyond) */
+#define NINODE        16384 /* "before" samples, direct-mapped by inode */
+#define YOUNG_MIN     (1u << 14)
+#define YOUNG_MAX     (1u << 21) /* names made during the watch; 16 MiB at most */
+#define NFILES        16         /* damaged files named in an alert (the count is kept beyond) */
+#define NWRITTEN      8          /* new files each process wrote last (encrypted copies, gzip) */
+#define NDELETED      8          /* removals each process made last (re-created: not destroyed) */
+#define NNOTES        4
+#define MAXANC        4 /* ancestors credited with a process's evidence */
+#define NSELF         64
+#define PERM_BUF      16384
+#define MAX_DIRS      65536               /* directories marked at most */
+#define STEM_NS       (10LL * 1000000000) /* a copy and its original's removal: within 10 s */
+#define REFUND_NS     (5LL * 1000000000)  /* removed and made again (git checkout): within 5 s */
+#define RELEASE_NS    (300LL * 1000000)   /* a stop not yet in effect is not a release */
+#define LAZY_BATCH_NS (20LL * 1000000)    /* lazy groups read on their own at most this often */
 
 typedef struct wfile {
 	char *path;
@@ -126,11 +127,23 @@ typedef struct inode_sample {
 	destruct_sample s;
 } inode_sample;
 
+/* A notification group whose events need not wake us one by one: read before anything that
+ * depends on them (an open, a removal), otherwise at most every LAZY_BATCH_NS. */
+typedef struct lazy_group {
+	int fd; /* -1: none (its events come in another group) */
+	uint8_t *buf;
+	bool busy;
+	int64_t last_ns;     /* read last then */
+	int64_t deadline_ns; /* 0, or its wake-up was put off until then */
+} lazy_group;
+
 typedef struct dstate {
 	vigil_watch *w;
-	int fd;  /* permission group: FAN_OPEN_PERM, FAN_CLOSE_WRITE */
-	int nfd; /* name group: creations, removals, renames (DFID_NAME) */
+	int fd;  /* permission group: FAN_OPEN_PERM (and FAN_CLOSE_WRITE without closes) */
+	int nfd; /* name group: removals, renames (and creations without creates); DFID_NAME */
 	uint64_t nmask;
+	lazy_group closes;  /* FAN_CLOSE_WRITE, with the file's fd */
+	lazy_group creates; /* FAN_CREATE (DFID_NAME) */
 	int epfd, stopfd;
 	pthread_t thread;
 	bool thread_started;
@@ -937,9 +950,20 @@ static int mark_dir(dstate *d, const char *path)
 		goto out;
 	}
 	if (fanotify_mark(d->fd, FAN_MARK_ADD | FAN_MARK_ONLYDIR | FAN_MARK_DONT_FOLLOW,
-			  FAN_OPEN_PERM | FAN_CLOSE_WRITE | FAN_ONDIR | FAN_EVENT_ON_CHILD,
-			  AT_FDCWD, path) != 0)
-		return VIGIL_E_SYSTEM;
+			  FAN_OPEN_PERM | (d->closes.fd < 0 ? FAN_CLOSE_WRITE : 0) | FAN_ONDIR |
+			      FAN_EVENT_ON_CHILD,
+			  AT_FDCWD, path) != 0) {
+		rc = VIGIL_E_SYSTEM;
+		goto out;
+	}
+	if (d->closes.fd >= 0)
+		(void)fanotify_mark(d->closes.fd,
+				    FAN_MARK_ADD | FAN_MARK_ONLYDIR | FAN_MARK_DONT_FOLLOW,
+				    FAN_CLOSE_WRITE | FAN_EVENT_ON_CHILD, AT_FDCWD, path);
+	if (d->creates.fd >= 0)
+		(void)fanotify_mark(d->creates.fd,
+				    FAN_MARK_ADD | FAN_MARK_ONLYDIR | FAN_MARK_DONT_FOLLOW,
+				    FAN_CREATE | FAN_ONDIR | FAN_EVENT_ON_CHILD, AT_FDCWD, path);
 	if (d->nfd >= 0)
 		(void)fanotify_mark(d->nfd, FAN_MARK_ADD | FAN_MARK_ONLYDIR | FAN_MARK_DONT_FOLLOW,
 				    d->nmask, AT_FDCWD, path);
@@ -1074,6 +1098,7 @@ static void grow_tree(dstate *d, const char *path)
 /* ---- the permission group ---- */
 
 static void notif_read(dstate *d);
+static void close_read(dstate *d);
 
 static void write_response(dstate *d, int fd, uint32_t verdict)
 {
@@ -1133,6 +1158,9 @@ static uint32_t on_open(dstate *d, const struct fanotify_event_metadata *md, int
 
 	if (md->pid == d->self || fstat(md->fd, &st) != 0)
 		return FAN_ALLOW;
+	/* What was written before this open is judged first: the offender's last file, and
+	 * this very file's after sample (so the before sample below is current). */
+	close_read(d);
 	/* A directory opened (to list it, or to unlink by its fd): no content to sample, but a
 	 * checkpoint all the same — a wiper walking a tree opens every directory on its way,
 	 * and one that only removes files gives us no other point to stop it before it goes
@@ -1258,13 +1286,16 @@ static void on_close_write(dstate *d, const struct fanotify_event_metadata *md, 
 	add_evidence(d, r, ev, path, len, pidfd);
 }
 
-static void perm_read(dstate *d, bool may_drain)
+/* Reads one of our fd-bearing groups into buf: the permission group (every open answered
+ * here) or the close group. busy guards against re-entry (an open drains the close group
+ * first; each group has its own buffer). */
+static void group_read(dstate *d, int fd, uint8_t *buf, bool *busy, bool may_drain)
 {
-	if (d->in_perm)
+	if (fd < 0 || *busy)
 		return;
-	d->in_perm = true;
+	*busy = true;
 	for (int reads = 0; reads < 16; reads++) {
-		ssize_t len = read(d->fd, d->buf, PERM_BUF);
+		ssize_t len = read(fd, buf, PERM_BUF);
 		size_t off = 0;
 
 		if (len < 0 && errno == EINTR)
@@ -1276,12 +1307,12 @@ static void perm_read(dstate *d, bool may_drain)
 			const uint8_t *p, *end;
 			int pidfd = -1;
 
-			memcpy(&md, d->buf + off, sizeof(md));
+			memcpy(&md, buf + off, sizeof(md));
 			if (md.event_len < FAN_EVENT_METADATA_LEN ||
 			    md.event_len > (size_t)len - off)
 				break; /* cannot happen with a sane kernel: nothing to answer */
-			p = d->buf + off + md.metadata_len;
-			end = d->buf + off + md.event_len;
+			p = buf + off + md.metadata_len;
+			end = buf + off + md.event_len;
 			while (p + sizeof(struct fanotify_event_info_header) <= end) {
 				struct fanotify_event_info_header h;
 
@@ -1310,7 +1341,23 @@ static void perm_read(dstate *d, bool may_drain)
 			off += md.event_len;
 		}
 	}
-	d->in_perm = false;
+	*busy = false;
+}
+
+static void perm_read(dstate *d, bool may_drain)
+{
+	group_read(d, d->fd, d->buf, &d->in_perm, may_drain);
+}
+
+/* The close-writes: judged before any open or name event that follows them (each drains
+ * this group first), and otherwise read in batches, so a tree being written (tar -x,
+ * cp -a) wakes us once per batch rather than once per file. */
+static void close_read(dstate *d)
+{
+	if (d->closes.fd < 0)
+		return;
+	d->closes.last_ns = mono_ns();
+	group_read(d, d->closes.fd, d->closes.buf, &d->closes.busy, false);
 }
 
 /* ---- the name group: creations, removals, renames ---- */
@@ -1411,9 +1458,12 @@ static void name_event(dstate *d, const vigil_watch_event *ev)
 		}
 		return;
 	}
-	/* Close-writes queued in the permission group before this event are judged first, so
-	 * a removal meets the copy written just before it. */
-	perm_read(d, false);
+	/* Close-writes queued before this event are judged first, so a removal meets the
+	 * copy written just before it. */
+	if (d->closes.fd >= 0)
+		close_read(d);
+	else
+		perm_read(d, false);
 	if (ev->pid <= 0 || ev->pid == d->self)
 		return;
 	if (ev->path2) { /* a rename */
@@ -1542,15 +1592,12 @@ static size_t join(char *buf, size_t cap, const struct fidname *f)
 
 /* Reads the name group: everything that happened to names in the protected directories,
  * in order. Called before every verdict, so it must be cheap when there is nothing. */
-static void notif_read(dstate *d)
+static void names_read(dstate *d, int fd, uint8_t *buf)
 {
 	char *p1 = d->np1, *p2 = d->np2, *t1 = d->nt1, *t2 = d->nt2;
 
-	if (d->nfd < 0 || d->in_notif)
-		return;
-	d->in_notif = true;
-	for (int reads = 0; reads < 16; reads++) {
-		ssize_t len = read(d->nfd, d->nbuf, PERM_BUF);
+	for (int reads = 0; fd >= 0 && reads < 16; reads++) {
+		ssize_t len = read(fd, buf, PERM_BUF);
 		size_t off = 0;
 
 		if (len < 0 && errno == EINTR)
@@ -1564,14 +1611,14 @@ static void notif_read(dstate *d)
 			bool h1 = false, hf = false, ht = false;
 			vigil_watch_event ev = {.pidfd = -1};
 
-			memcpy(&md, d->nbuf + off, sizeof(md));
+			memcpy(&md, buf + off, sizeof(md));
 			if (md.event_len < FAN_EVENT_METADATA_LEN ||
 			    md.event_len > (size_t)len - off)
 				break;
 			if (md.fd >= 0)
 				close(md.fd);
-			p = d->nbuf + off + md.metadata_len;
-			end = d->nbuf + off + md.event_len;
+			p = buf + off + md.metadata_len;
+			end = buf + off + md.event_len;
 			while (p + sizeof(struct fanotify_event_info_header) <= end) {
 				struct fanotify_event_info_header h;
 
@@ -1615,6 +1662,20 @@ static void notif_read(dstate *d)
 			name_event(d, &ev);
 		}
 	}
+}
+
+/* The name groups: creations first, so that a removal meets the creation before it (a
+ * file made during the watch is not scored when removed). */
+static void notif_read(dstate *d)
+{
+	if (d->in_notif)
+		return;
+	d->in_notif = true;
+	if (d->creates.fd >= 0) {
+		d->creates.last_ns = mono_ns();
+		names_read(d, d->creates.fd, d->creates.buf);
+	}
+	names_read(d, d->nfd, d->nbuf);
 	d->in_notif = false;
 }
 
@@ -1640,10 +1701,21 @@ static void *thread_main(void *arg)
 		if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) != 0)
 			(void)setpriority(PRIO_PROCESS, (id_t)gettid(), -15);
 	}
+	lazy_group *lazy[2] = {&d->closes, &d->creates};
+
 	for (;;) {
-		int n = epoll_wait(d->epfd, evs, 4, -1);
+		int timeout = -1, n;
 		bool stop = false;
 
+		for (int k = 0; k < 2; k++)
+			if (lazy[k]->deadline_ns != 0) {
+				int64_t left = lazy[k]->deadline_ns - mono_ns();
+				int ms = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
+
+				if (timeout < 0 || ms < timeout)
+					timeout = ms;
+			}
+		n = epoll_wait(d->epfd, evs, 4, timeout);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -1653,11 +1725,29 @@ static void *thread_main(void *arg)
 				stop = true;
 			else if (evs[i].data.u32 == 1)
 				perm_read(d, true);
-			else
+			else if (evs[i].data.u32 == 2)
 				notif_read(d);
+			else { /* a lazy group: due a batch after its last read */
+				lazy_group *g = lazy[evs[i].data.u32 - 3];
+
+				g->deadline_ns = g->last_ns + LAZY_BATCH_NS;
+			}
 		}
 		if (stop)
 			break;
+		/* A lazy group's wake-up is one-shot: read it when due, then re-arm. */
+		for (int k = 0; k < 2; k++)
+			if (lazy[k]->deadline_ns != 0 && mono_ns() >= lazy[k]->deadline_ns) {
+				struct epoll_event e = {.events = EPOLLIN | EPOLLONESHOT,
+							.data.u32 = (uint32_t)(3 + k)};
+
+				if (k == 0)
+					close_read(d);
+				else
+					notif_read(d);
+				lazy[k]->deadline_ns = 0;
+				(void)epoll_ctl(d->epfd, EPOLL_CTL_MOD, lazy[k]->fd, &e);
+			}
 	}
 	return NULL;
 }
@@ -1751,6 +1841,11 @@ static void free_state(dstate *d)
 	}
 	if (d->nfd >= 0)
 		close(d->nfd);
+	for (lazy_group *g = &d->closes; g; g = g == &d->closes ? &d->creates : NULL) {
+		if (g->fd >= 0)
+			close(g->fd);
+		free(g->buf);
+	}
 	for (size_t i = 0; i < d->dircap; i++)
 		free(d->dirp[i]);
 	free(d->dirh);
@@ -1782,7 +1877,7 @@ static int attach(vigil_watch *w, void **state, char *status, size_t cap)
 		snprintf(status, cap, "off: out of memory");
 		return VIGIL_E_NOMEM;
 	}
-	d->fd = d->nfd = d->epfd = d->stopfd = -1;
+	d->fd = d->closes.fd = d->creates.fd = d->nfd = d->epfd = d->stopfd = -1;
 	pthread_mutex_init(&d->mu, NULL);
 	d->w = w;
 	d->respond = o->respond == VIGIL_RESPOND_DEFAULT ? VIGIL_RESPOND_ALERT : (int)o->respond;
@@ -1815,6 +1910,12 @@ static int attach(vigil_watch *w, void **state, char *status, size_t cap)
 		snprintf(status, cap, "off: fanotify permission group: %s", strerror(errno));
 		goto out;
 	}
+	/* The close group; without it, close-writes come in the permission group. */
+	if ((d->closes.buf = malloc(PERM_BUF)) != NULL)
+		d->closes.fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK |
+						 FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS |
+						 (d->pidfds ? FAN_REPORT_PIDFD : 0),
+					     O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
 	/* o->paths: the canonical protected roots (PATH arguments and protect), as the
 	 * watcher resolved them. */
 	/* The name group: only the protected directories' events, so a verdict never waits
@@ -1830,6 +1931,15 @@ static int attach(vigil_watch *w, void **state, char *status, size_t cap)
 		goto out;
 	}
 	d->dircap = 2 * MAX_DIRS;
+	/* Creations in a lazy group of their own: a tree being unpacked does not wake us for
+	 * each name (removals and renames, which a wiper makes, still do). */
+	if ((d->creates.buf = malloc(PERM_BUF)) != NULL)
+		d->creates.fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK |
+						  FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS |
+						  FAN_REPORT_DFID_NAME,
+					      O_RDONLY | O_CLOEXEC);
+	if (d->creates.fd >= 0)
+		d->nmask &= ~(uint64_t)FAN_CREATE;
 	d->nfd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_UNLIMITED_QUEUE |
 				   FAN_UNLIMITED_MARKS | FAN_REPORT_DFID_NAME,
 			       O_RDONLY | O_CLOEXEC);
@@ -1842,6 +1952,8 @@ static int attach(vigil_watch *w, void **state, char *status, size_t cap)
 		struct epoll_event e1 = {.events = EPOLLIN, .data.u32 = 1};
 		struct epoll_event e2 = {.events = EPOLLIN, .data.u32 = 2};
 		struct epoll_event e0 = {.events = EPOLLIN, .data.u32 = 0};
+		struct epoll_event e3 = {.events = EPOLLIN | EPOLLONESHOT, .data.u32 = 3};
+		struct epoll_event e4 = {.events = EPOLLIN | EPOLLONESHOT, .data.u32 = 4};
 
 		if ((d->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
 		    (d->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
@@ -1856,6 +1968,17 @@ static int attach(vigil_watch *w, void **state, char *status, size_t cap)
 		if (d->nfd >= 0 && epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->nfd, &e2) != 0) {
 			close(d->nfd);
 			d->nfd = -1;
+		}
+		if (d->closes.fd >= 0 &&
+		    epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->closes.fd, &e3) != 0) {
+			close(d->closes.fd);
+			d->closes.fd = -1;
+		}
+		if (d->creates.fd >= 0 &&
+		    epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->creates.fd, &e4) != 0) {
+			close(d->creates.fd);
+			d->creates.fd = -1;
+			d->nmask |= FAN_CREATE; /* before any mark: the name group has them */
 		}
 		if (d->nfd < 0)
 			failed++;
@@ -1881,7 +2004,12 @@ static int attach(vigil_watch *w, void **state, char *status, size_t cap)
 			rc = mark_tree(d, abs);
 		else
 			rc = fanotify_mark(d->fd, FAN_MARK_ADD | FAN_MARK_DONT_FOLLOW,
-					   FAN_OPEN_PERM | FAN_CLOSE_WRITE, AT_FDCWD, abs) == 0
+					   FAN_OPEN_PERM | (d->closes.fd < 0 ? FAN_CLOSE_WRITE : 0),
+					   AT_FDCWD, abs) == 0 &&
+				     (d->closes.fd < 0 ||
+				      fanotify_mark(d->closes.fd,
+						    FAN_MARK_ADD | FAN_MARK_DONT_FOLLOW,
+						    FAN_CLOSE_WRITE, AT_FDCWD, abs) == 0)
 				 ? 0
 				 : VIGIL_E_SYSTEM;
 		free(abs);
