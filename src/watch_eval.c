@@ -394,6 +394,22 @@ static int read_now(const char *path, size_t len, bool is_key, vigil_entry *e, s
 	return rc == VIGIL_E_SYSTEM ? 0 : rc;
 }
 
+static bool parent_exists(const char *path, size_t len)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	while (len > 1 && path[len - 1] != '/')
+		len--;
+	if (len <= 1)
+		return true; /* "/" */
+	if (len - 1 >= sizeof(dir))
+		return false;
+	memcpy(dir, path, len - 1);
+	dir[len - 1] = '\0';
+	return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static void eval_events(vigil_watch *w, const wjob *j, int basis)
 {
 	vigil_entry e = {0};
@@ -406,11 +422,15 @@ static void eval_events(vigil_watch *w, const wjob *j, int basis)
 		vigil_change c = {
 		    .path = j->path, .path_len = j->len, .kind = VIGIL_CHANGE_REMOVED};
 
-		if (made && !gone)
+		if (made && !gone && !parent_exists(j->path, j->len))
 			return; /* made, then its parent went: reported with the parent */
 		if (made) {
-			/* Both seen: created and removed (or renamed away) within one burst. */
+			/* Created and removed (or renamed away) within one burst: both events
+			 * seen, or the removal still on its way (a loaded daemon), whose job
+			 * then finds the name reported already. */
 			send_alert(w, NULL, j->path, j->len, "transient", j, basis);
+			if (!gone)
+				(void)removed_seen(w, j->path, j->len, true);
 			return;
 		}
 		if (removed_seen(w, j->path, j->len, true))
