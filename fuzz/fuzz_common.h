@@ -6,8 +6,19 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "vigil/scan.h"
+
+/* Aborts, so that libFuzzer keeps the input, when a promise of the code under test breaks. */
+#define FUZZ_CHECK(cond)                                                                           \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
+			abort();                                                                   \
+		}                                                                                  \
+	} while (0)
 
 /* What one scan produced, to compare two scans of the same bytes. */
 typedef struct fuzz_result {

@@ -6,17 +6,9 @@
 #include <string.h>
 
 #include "destruct_int.h"
+#include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "fuzz_destruct: %s:%d: check failed: %s\n", __FILE__,      \
-				__LINE__, #cond);                                                  \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -32,22 +24,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(b, data, n);
 	destruct_classify(b, n, size, &s);
-	CHECK(s.cls <= DCLASS_CONST);
-	CHECK(s.entropy <= 8000);
-	CHECK(strcmp(destruct_class_name(s.cls), "unknown") != 0);
-	CHECK((destruct_magic_name(&s) != NULL) == (s.cls == DCLASS_KNOWN));
-	CHECK(n > 0 || s.cls == DCLASS_EMPTY);
+	FUZZ_CHECK(s.cls <= DCLASS_CONST);
+	FUZZ_CHECK(s.entropy <= 8000);
+	FUZZ_CHECK(strcmp(destruct_class_name(s.cls), "unknown") != 0);
+	FUZZ_CHECK((destruct_magic_name(&s) != NULL) == (s.cls == DCLASS_KNOWN));
+	FUZZ_CHECK(n > 0 || s.cls == DCLASS_EMPTY);
 	ev = destruct_judge_write(&s, &s);
-	CHECK(ev == DEV_NONE || ev == DEV_FILLED || ev == DEV_ENCRYPTED);
+	FUZZ_CHECK(ev == DEV_NONE || ev == DEV_FILLED || ev == DEV_ENCRYPTED);
 	e.cls = DCLASS_EMPTY;
-	CHECK(destruct_judge_write(&e, &s) == DEV_NONE);
+	FUZZ_CHECK(destruct_judge_write(&e, &s) == DEV_NONE);
 	free(b);
 
 	/* Two names from the input (any bytes; no NUL needed). */
 	ev = destruct_judge_rename(names, half, names + half, size - half);
-	CHECK(ev == DEV_NONE || ev == DEV_RENAMED);
+	FUZZ_CHECK(ev == DEV_NONE || ev == DEV_RENAMED);
 	ev = destruct_stem(names, half, names + half, size - half);
-	CHECK(ev == STEM_NONE || ev == STEM_LONGER || ev == STEM_SHORTER);
+	FUZZ_CHECK(ev == STEM_NONE || ev == STEM_LONGER || ev == STEM_SHORTER);
 	(void)destruct_is_note_name(names, size);
 	return 0;
 }

@@ -24,6 +24,7 @@
 
 #include "canary_int.h"
 #include "defense.h"
+#include "fan_event.h"
 #include "json.h"
 
 /* Opens of one decoy by one process within this time are one alert (an editor or a
@@ -250,12 +251,13 @@ static decoy *find_inode(canary *c, const struct stat *st)
 	return NULL;
 }
 
-/* One event of the permission group. Every permission event is answered, whatever else
- * fails, and at once: the opener waits for the answer (fanotify(7), "Monitoring
- * filesystems for permission"). The process is read while it waits, so even a `cat` that
- * exits right after is named. */
-static void on_perm_event(canary *c, const struct fanotify_event_metadata *md)
+/* One event of the permission group, answered at once: the opener waits for the answer
+ * (fanotify(7), "Monitoring filesystems for permission"), and the walker allows what this
+ * leaves unanswered. The process is read while it waits, so even a `cat` that exits right
+ * after is named. */
+static void on_perm_event(void *user, fan_event *ev)
 {
+	canary *c = user;
 	vigil_proc *p = NULL;
 	struct stat st;
 	decoy *d = NULL;
@@ -263,33 +265,29 @@ static void on_perm_event(canary *c, const struct fanotify_event_metadata *md)
 	ssize_t cur_len = -1;
 	int64_t now = vigil_alert_now_us();
 
-	if (md->pid > 0 && md->pid != c->self && md->fd >= 0 && fstat(md->fd, &st) == 0)
+	pthread_mutex_lock(&c->lock);
+	if (ev->pid > 0 && ev->pid != c->self && ev->fd >= 0 && fstat(ev->fd, &st) == 0)
 		d = find_inode(c, &st);
 	/* Repeats by the same process are folded, and cost no /proc read. */
-	if (d != NULL && d->last_pid == md->pid && now - d->last_us < REPEAT_US)
+	if (d != NULL && d->last_pid == ev->pid && now - d->last_us < REPEAT_US)
 		d = NULL;
 	if (d != NULL) {
 		char link[64];
 
-		vigil_proc_read(md->pid, -1, false, &p);
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", md->fd);
+		vigil_proc_read(ev->pid, -1, false, &p);
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", ev->fd);
 		cur_len = readlink(link, cur, sizeof(cur));
 	}
-	if (md->mask & (FAN_OPEN_PERM | FAN_ACCESS_PERM | FAN_OPEN_EXEC_PERM)) {
-		struct fanotify_response r = {.fd = md->fd, .response = FAN_ALLOW};
-		while (write(c->fan, &r, sizeof(r)) < 0 && errno == EINTR)
-			;
-	}
-	if (md->fd >= 0)
-		close(md->fd);
+	fan_event_answer(ev, FAN_ALLOW);
 	if (d != NULL) {
-		d->last_pid = md->pid;
+		d->last_pid = ev->pid;
 		d->last_us = now;
 		if (cur_len > 0 && (size_t)cur_len < sizeof(cur))
-			emit(c, d, cur, (size_t)cur_len, "opened", p, md->pid, NULL, 0);
+			emit(c, d, cur, (size_t)cur_len, "opened", p, ev->pid, NULL, 0);
 		else
-			emit(c, d, d->path, d->len, "opened", p, md->pid, NULL, 0);
+			emit(c, d, d->path, d->len, "opened", p, ev->pid, NULL, 0);
 	}
+	pthread_mutex_unlock(&c->lock);
 	vigil_proc_unref(p);
 }
 
@@ -301,30 +299,7 @@ static void on_perm(canary *c)
 		char b[8192];
 	} buf;
 
-	for (int rounds = 0; rounds < 64; rounds++) {
-		ssize_t n = read(c->fan, buf.b, sizeof(buf.b));
-		const struct fanotify_event_metadata *md = &buf.md;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		for (; FAN_EVENT_OK(md, n); md = FAN_EVENT_NEXT(md, n)) {
-			if (md->vers != FANOTIFY_METADATA_VERSION) {
-				/* Cannot be parsed further; still never leave it waiting. */
-				if (md->fd >= 0) {
-					struct fanotify_response r = {md->fd, FAN_ALLOW};
-					if (write(c->fan, &r, sizeof(r)) < 0) {
-					}
-					close(md->fd);
-				}
-				continue;
-			}
-			pthread_mutex_lock(&c->lock);
-			on_perm_event(c, md);
-			pthread_mutex_unlock(&c->lock);
-		}
-	}
+	(void)fan_events_read(c->fan, buf.b, sizeof(buf.b), 64, on_perm_event, c);
 }
 
 /* The registry's directory changed: reload when the registry was committed to (its

@@ -43,17 +43,11 @@
 
 #include "defense.h"
 #include "destruct_int.h"
+#include "fan_event.h"
 #include "json.h"
 
 #ifndef FAN_REPORT_PIDFD
 #define FAN_REPORT_PIDFD 0x00000080
-#endif
-#ifndef FAN_EVENT_INFO_TYPE_PIDFD
-#define FAN_EVENT_INFO_TYPE_PIDFD 4
-struct fanotify_event_info_pidfd {
-	struct fanotify_event_info_header hdr;
-	int pidfd;
-};
 #endif
 
 #define NREC          1024  /* process records (LRU beyond) */
@@ -1100,14 +1094,11 @@ static void grow_tree(dstate *d, const char *path)
 static void notif_read(dstate *d);
 static void close_read(dstate *d);
 
-static void write_response(dstate *d, int fd, uint32_t verdict)
+/* At detach: the walker allows what is still queued and closes its fds. */
+static void ignore_event(void *user, fan_event *ev)
 {
-	struct fanotify_response resp = {.fd = fd, .response = verdict};
-
-	/* A failed write (the event was already answered, the group is closing) leaves
-	 * nothing to do: the kernel allows an unanswered event when the group goes away. */
-	while (write(d->fd, &resp, sizeof(resp)) < 0 && errno == EINTR)
-		;
+	(void)user;
+	(void)ev;
 }
 
 /* The file opened was removed by this process moments ago and is being made again (git
@@ -1147,8 +1138,7 @@ static void refund(dstate *d, drec *r, int fd)
 	}
 }
 
-static uint32_t on_open(dstate *d, const struct fanotify_event_metadata *md, int pidfd,
-			bool may_drain)
+static uint32_t on_open(dstate *d, const fan_event *md, int pidfd, bool may_drain)
 {
 	struct stat st;
 	inode_sample *is;
@@ -1245,7 +1235,7 @@ static void remember_written(drec *r, const char *path, size_t len, int cls)
 	wf->ns = mono_ns();
 }
 
-static void on_close_write(dstate *d, const struct fanotify_event_metadata *md, int pidfd)
+static void on_close_write(dstate *d, const fan_event *md, int pidfd)
 {
 	struct stat st;
 	inode_sample *is;
@@ -1289,58 +1279,33 @@ static void on_close_write(dstate *d, const struct fanotify_event_metadata *md, 
 /* Reads one of our fd-bearing groups into buf: the permission group (every open answered
  * here) or the close group. busy guards against re-entry (an open drains the close group
  * first; each group has its own buffer). */
+struct group_ctx {
+	dstate *d;
+	bool may_drain;
+};
+
+static void on_group_event(void *user, fan_event *ev)
+{
+	const struct group_ctx *c = user;
+	int pidfd = ev->pidfd >= 0 ? ev->pidfd : -1; /* FAN_NOPIDFD etc.: by pid alone */
+
+	if (ev->fd < 0)
+		return;
+	/* Answered here with on_open's verdict; the walker allows any left unanswered. */
+	if (ev->mask & FAN_OPEN_PERM)
+		fan_event_answer(ev, on_open(c->d, ev, pidfd, c->may_drain));
+	else if (ev->mask & FAN_CLOSE_WRITE)
+		on_close_write(c->d, ev, pidfd);
+}
+
 static void group_read(dstate *d, int fd, uint8_t *buf, bool *busy, bool may_drain)
 {
+	struct group_ctx c = {.d = d, .may_drain = may_drain};
+
 	if (fd < 0 || *busy)
 		return;
 	*busy = true;
-	for (int reads = 0; reads < 16; reads++) {
-		ssize_t len = read(fd, buf, PERM_BUF);
-		size_t off = 0;
-
-		if (len < 0 && errno == EINTR)
-			continue;
-		if (len <= 0)
-			break;
-		while (off + FAN_EVENT_METADATA_LEN <= (size_t)len) {
-			struct fanotify_event_metadata md;
-			const uint8_t *p, *end;
-			int pidfd = -1;
-
-			memcpy(&md, buf + off, sizeof(md));
-			if (md.event_len < FAN_EVENT_METADATA_LEN ||
-			    md.event_len > (size_t)len - off)
-				break; /* cannot happen with a sane kernel: nothing to answer */
-			p = buf + off + md.metadata_len;
-			end = buf + off + md.event_len;
-			while (p + sizeof(struct fanotify_event_info_header) <= end) {
-				struct fanotify_event_info_header h;
-
-				memcpy(&h, p, sizeof(h));
-				if (h.len < sizeof(h) || h.len > (size_t)(end - p))
-					break;
-				if (h.info_type == FAN_EVENT_INFO_TYPE_PIDFD &&
-				    h.len >= sizeof(struct fanotify_event_info_pidfd))
-					memcpy(
-					    &pidfd,
-					    p + offsetof(struct fanotify_event_info_pidfd, pidfd),
-					    sizeof(pidfd));
-				p += h.len;
-			}
-			if (md.fd >= 0) {
-				if (md.mask & FAN_OPEN_PERM)
-					/* Answered here on every path: on_open returns a verdict.
-					 */
-					write_response(d, md.fd, on_open(d, &md, pidfd, may_drain));
-				else if (md.mask & FAN_CLOSE_WRITE)
-					on_close_write(d, &md, pidfd);
-				close(md.fd);
-			}
-			if (pidfd >= 0)
-				close(pidfd);
-			off += md.event_len;
-		}
-	}
+	(void)fan_events_read(fd, buf, PERM_BUF, 16, on_group_event, &c);
 	*busy = false;
 }
 
@@ -1508,29 +1473,14 @@ struct fidname {
 };
 
 /* One DFID_NAME record: the directory (by handle, resolved) and the name in it. */
-static bool parse_fidname(dstate *d, const uint8_t *p, size_t len, struct fidname *out, char *tmp,
-			  size_t cap)
+static bool parse_fidname(dstate *d, const fan_fid *f, struct fidname *out, char *tmp, size_t cap)
 {
-	size_t off = sizeof(struct fanotify_event_info_header) + sizeof(__kernel_fsid_t);
-	struct file_handle fh;
-	const uint8_t *hb;
-	const char *name, *dir;
+	const char *dir;
 
-	if (len < off + sizeof(fh))
-		return false;
-	memcpy(&fh, p + off, sizeof(fh));
-	off += sizeof(fh);
-	if (fh.handle_bytes > MAX_HANDLE_SZ || fh.handle_bytes > len - off)
-		return false;
-	hb = p + off;
-	off += fh.handle_bytes;
-	name = (const char *)p + off;
-	out->nlen = strnlen(name, len - off);
-	if (out->nlen == len - off)
-		return false; /* no terminating NUL inside the record */
-	out->name = name;
+	out->name = f->name;
+	out->nlen = f->name_len;
 	pthread_mutex_lock(&d->mu);
-	if ((dir = dir_lookup(d, fh.handle_type, hb, fh.handle_bytes)) != NULL) {
+	if ((dir = dir_lookup(d, f->handle_type, f->handle, f->handle_bytes)) != NULL) {
 		/* Copied out: a walker may replace the entry once we let go of the lock. */
 		snprintf(tmp, cap, "%s", dir);
 		dir = tmp;
@@ -1544,8 +1494,9 @@ static bool parse_fidname(dstate *d, const uint8_t *p, size_t len, struct fidnam
 		int dfd;
 		size_t n;
 
-		h.fh = fh;
-		memcpy(h.fh.f_handle, hb, fh.handle_bytes);
+		h.fh.handle_bytes = f->handle_bytes;
+		h.fh.handle_type = f->handle_type;
+		memcpy(h.fh.f_handle, f->handle, f->handle_bytes);
 		/* Any fd on the same file system serves as the mount fd: a protected root's,
 		 * opened only now (held open, it would keep a removed root alive and delay
 		 * the watcher's report of its removal). O_PATH: no open event on any group,
@@ -1592,76 +1543,47 @@ static size_t join(char *buf, size_t cap, const struct fidname *f)
 
 /* Reads the name group: everything that happened to names in the protected directories,
  * in order. Called before every verdict, so it must be cheap when there is nothing. */
+static void on_name_event(void *user, fan_event *fe)
+{
+	dstate *d = user;
+	struct fidname one, from, to;
+	vigil_watch_event ev = {.pidfd = -1, .pid = fe->pid};
+
+	if (fe->mask & FAN_ONDIR)
+		ev.mask |= VIGIL_WEV_ISDIR;
+	if ((fe->mask & FAN_RENAME) && fe->old_dfid && fe->new_dfid &&
+	    parse_fidname(d, fe->old_dfid, &from, d->nt1, sizeof(d->nt1)) &&
+	    parse_fidname(d, fe->new_dfid, &to, d->nt2, sizeof(d->nt2))) {
+		ev.mask |= VIGIL_WEV_MOVED_FROM | VIGIL_WEV_MOVED_TO;
+		if ((ev.path_len = join(d->np1, sizeof(d->np1), &from)) == 0 ||
+		    (ev.path2_len = join(d->np2, sizeof(d->np2), &to)) == 0)
+			return;
+		ev.path = d->np1;
+		ev.path2 = d->np2;
+	} else if (fe->dfid && parse_fidname(d, fe->dfid, &one, d->nt1, sizeof(d->nt1))) {
+		if (fe->mask & FAN_CREATE)
+			ev.mask |= VIGIL_WEV_CREATE;
+		if (fe->mask & FAN_DELETE)
+			ev.mask |= VIGIL_WEV_DELETE;
+		if (fe->mask & FAN_MOVED_FROM)
+			ev.mask |= VIGIL_WEV_MOVED_FROM;
+		if (fe->mask & FAN_MOVED_TO)
+			ev.mask |= VIGIL_WEV_MOVED_TO;
+		if ((ev.path_len = join(d->np1, sizeof(d->np1), &one)) == 0)
+			return;
+		ev.path = d->np1;
+	} else {
+		return;
+	}
+	name_event(d, &ev);
+}
+
+/* Reads the name group: everything that happened to names in the protected directories,
+ * in order. Called before every verdict, so it must be cheap when there is nothing. */
 static void names_read(dstate *d, int fd, uint8_t *buf)
 {
-	char *p1 = d->np1, *p2 = d->np2, *t1 = d->nt1, *t2 = d->nt2;
-
-	for (int reads = 0; fd >= 0 && reads < 16; reads++) {
-		ssize_t len = read(fd, buf, PERM_BUF);
-		size_t off = 0;
-
-		if (len < 0 && errno == EINTR)
-			continue;
-		if (len <= 0)
-			break;
-		while (off + FAN_EVENT_METADATA_LEN <= (size_t)len) {
-			struct fanotify_event_metadata md;
-			const uint8_t *p, *end;
-			struct fidname one = {0}, from = {0}, to = {0};
-			bool h1 = false, hf = false, ht = false;
-			vigil_watch_event ev = {.pidfd = -1};
-
-			memcpy(&md, buf + off, sizeof(md));
-			if (md.event_len < FAN_EVENT_METADATA_LEN ||
-			    md.event_len > (size_t)len - off)
-				break;
-			if (md.fd >= 0)
-				close(md.fd);
-			p = buf + off + md.metadata_len;
-			end = buf + off + md.event_len;
-			while (p + sizeof(struct fanotify_event_info_header) <= end) {
-				struct fanotify_event_info_header h;
-
-				memcpy(&h, p, sizeof(h));
-				if (h.len < sizeof(h) || h.len > (size_t)(end - p))
-					break;
-				if (h.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME)
-					h1 = parse_fidname(d, p, h.len, &one, t1, sizeof(d->nt1));
-				else if (h.info_type == 10 /* OLD_DFID_NAME */)
-					hf = parse_fidname(d, p, h.len, &from, t1, sizeof(d->nt1));
-				else if (h.info_type == 12 /* NEW_DFID_NAME */)
-					ht = parse_fidname(d, p, h.len, &to, t2, sizeof(d->nt2));
-				p += h.len;
-			}
-			off += md.event_len;
-			ev.pid = md.pid;
-			if (md.mask & FAN_ONDIR)
-				ev.mask |= VIGIL_WEV_ISDIR;
-			if ((md.mask & 0x10000000 /* FAN_RENAME */) && hf && ht) {
-				ev.mask |= VIGIL_WEV_MOVED_FROM | VIGIL_WEV_MOVED_TO;
-				if ((ev.path_len = join(p1, sizeof(d->np1), &from)) == 0 ||
-				    (ev.path2_len = join(p2, sizeof(d->np2), &to)) == 0)
-					continue;
-				ev.path = p1;
-				ev.path2 = p2;
-			} else if (h1) {
-				if (md.mask & FAN_CREATE)
-					ev.mask |= VIGIL_WEV_CREATE;
-				if (md.mask & FAN_DELETE)
-					ev.mask |= VIGIL_WEV_DELETE;
-				if (md.mask & FAN_MOVED_FROM)
-					ev.mask |= VIGIL_WEV_MOVED_FROM;
-				if (md.mask & FAN_MOVED_TO)
-					ev.mask |= VIGIL_WEV_MOVED_TO;
-				if ((ev.path_len = join(p1, sizeof(d->np1), &one)) == 0)
-					continue;
-				ev.path = p1;
-			} else {
-				continue;
-			}
-			name_event(d, &ev);
-		}
-	}
+	if (fd >= 0)
+		(void)fan_events_read(fd, buf, PERM_BUF, 16, on_name_event, d);
 }
 
 /* The name groups: creations first, so that a removal meets the creation before it (a
@@ -1794,49 +1716,7 @@ static void free_state(dstate *d)
 	if (d->fd >= 0) {
 		/* Answer what is still queued, then close: the kernel allows anything left
 		 * when the group goes away, but say it ourselves first. */
-		for (int i = 0; i < 64; i++) {
-			ssize_t len = read(d->fd, d->buf, PERM_BUF);
-			size_t off = 0;
-
-			if (len <= 0)
-				break;
-			while (off + FAN_EVENT_METADATA_LEN <= (size_t)len) {
-				struct fanotify_event_metadata md;
-				const uint8_t *p, *end;
-
-				memcpy(&md, d->buf + off, sizeof(md));
-				if (md.event_len < FAN_EVENT_METADATA_LEN ||
-				    md.event_len > (size_t)len - off)
-					break;
-				if (md.fd >= 0) {
-					if (md.mask & FAN_OPEN_PERM)
-						write_response(d, md.fd, FAN_ALLOW);
-					close(md.fd);
-				}
-				p = d->buf + off + md.metadata_len;
-				end = d->buf + off + md.event_len;
-				while (p + sizeof(struct fanotify_event_info_header) <= end) {
-					struct fanotify_event_info_header h;
-					int pfd;
-
-					memcpy(&h, p, sizeof(h));
-					if (h.len < sizeof(h) || h.len > (size_t)(end - p))
-						break;
-					if (h.info_type == FAN_EVENT_INFO_TYPE_PIDFD &&
-					    h.len >= sizeof(struct fanotify_event_info_pidfd)) {
-						memcpy(
-						    &pfd,
-						    p + offsetof(struct fanotify_event_info_pidfd,
-								 pidfd),
-						    sizeof(pfd));
-						if (pfd >= 0)
-							close(pfd);
-					}
-					p += h.len;
-				}
-				off += md.event_len;
-			}
-		}
+		(void)fan_events_read(d->fd, d->buf, PERM_BUF, 64, ignore_event, NULL);
 		close(d->fd);
 	}
 	if (d->nfd >= 0)

@@ -20,6 +20,7 @@
 #include "alert.h"
 #include "defense.h"
 #include "exfil_int.h"
+#include "fan_event.h"
 #include "json.h"
 #include "vigil/inventory.h"
 #include "vigil/scan.h"
@@ -55,8 +56,7 @@
 #define MAX_LISTED      16               /* files named in a secret-reads alert */
 /* A written file is scanned this long after its close: archivers write a temporary name
  * and rename it at once (zip's "ziXXXXXX"), and the alert should carry the final name. */
-#define SETTLE_NS     (200ll * 1000000)
-#define NO_PIDFD_INFO (-100) /* the event had no pidfd record */
+#define SETTLE_NS (200ll * 1000000)
 
 typedef struct job {
 	int fd;     /* the written file (owned); -1: open path in the worker */
@@ -717,51 +717,18 @@ static void on_opened(exfil *x, int fd, int pid, int pidfd)
 	vigil_proc_unref(p);
 }
 
-static void read_events(exfil *x)
+/* Opens are always allowed, by the walker once this returns: the opener waits meanwhile,
+ * so it is still there to be named. */
+static void on_fan_event(void *user, fan_event *ev)
 {
-	for (int round = 0; round < READ_ROUNDS; round++) {
-		ssize_t n = read(x->fan, x->evbuf, EVBUF);
-		struct fanotify_event_metadata *md = (void *)x->evbuf;
+	exfil *x = user;
 
-		if (n <= 0)
-			return; /* EAGAIN: all read */
-		for (; FAN_EVENT_OK(md, n); md = FAN_EVENT_NEXT(md, n)) {
-			int fd = md->fd, pidfd = NO_PIDFD_INFO;
-			size_t off = md->metadata_len;
-
-			/* Info records follow the metadata (fanotify(7)); only the pidfd. */
-			while (off + sizeof(struct fanotify_event_info_header) <= md->event_len) {
-				const struct fanotify_event_info_header *h =
-				    (const void *)((const char *)md + off);
-
-				if (h->len < sizeof(*h) || off + h->len > md->event_len)
-					break;
-				if (h->info_type == FAN_EVENT_INFO_TYPE_PIDFD &&
-				    h->len >= sizeof(struct fanotify_event_info_pidfd))
-					pidfd =
-					    ((const struct fanotify_event_info_pidfd *)h)->pidfd;
-				off += h->len;
-			}
-			if (md->vers == FANOTIFY_METADATA_VERSION && fd >= 0 &&
-			    md->pid != x->self) {
-				if (md->mask & FAN_OPEN_PERM)
-					on_opened(x, fd, md->pid, pidfd);
-				if ((md->mask & FAN_CLOSE_WRITE) &&
-				    on_written(x, fd, md->pid, pidfd))
-					fd = -1; /* the job has it */
-			}
-			if ((md->mask & FAN_OPEN_PERM) && fd >= 0) {
-				/* Watched, never refused; the opener waits until this. */
-				struct fanotify_response resp = {.fd = fd, .response = FAN_ALLOW};
-
-				(void)!write(x->fan, &resp, sizeof(resp));
-			}
-			if (fd >= 0)
-				close(fd);
-			if (pidfd >= 0)
-				close(pidfd);
-		}
-	}
+	if (ev->fd < 0 || ev->pid == x->self)
+		return;
+	if (ev->mask & FAN_OPEN_PERM)
+		on_opened(x, ev->fd, ev->pid, ev->pidfd);
+	if ((ev->mask & FAN_CLOSE_WRITE) && on_written(x, ev->fd, ev->pid, ev->pidfd))
+		ev->fd = -1; /* the job has it */
 }
 
 static void *reader_main(void *arg)
@@ -779,7 +746,8 @@ static void *reader_main(void *arg)
 		if (p[1].revents)
 			break;
 		if (p[0].revents)
-			read_events(x);
+			(void)fan_events_read(x->fan, x->evbuf, EVBUF, READ_ROUNDS, on_fan_event,
+					      x);
 	}
 	return NULL;
 }

@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include "defense.h"
+#include "fan_event.h"
 #include "json.h"
 #include "rawdisk.h"
 #include "vigil/vigil.h"
@@ -671,6 +672,15 @@ static void on_inotify(guard *g)
 		scan_devices(g);
 }
 
+/* Only allowlisted programs are marked: the process executing one is allowed from now on
+ * (the scan drops it if the exec failed). Executions are never refused: the walker's
+ * FAN_ALLOW only says "go on now". */
+static void on_exec(void *user, fan_event *ev)
+{
+	if (ev->mask & (FAN_OPEN_EXEC | FAN_OPEN_EXEC_PERM))
+		allow_proc(user, ev->pid, false);
+}
+
 static void on_fanotify(guard *g)
 {
 	union {
@@ -678,31 +688,7 @@ static void on_fanotify(guard *g)
 		char b[4096];
 	} u;
 
-	for (int round = 0; round < 64; round++) {
-		ssize_t n = read(g->fan, u.b, sizeof(u.b));
-		const struct fanotify_event_metadata *m = &u.m;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		for (; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n)) {
-			/* Only allowlisted programs are marked: the process executing one is
-			 * allowed from now on (the scan drops it if the exec failed). */
-			if (m->vers == FANOTIFY_METADATA_VERSION &&
-			    (m->mask & (FAN_OPEN_EXEC | FAN_OPEN_EXEC_PERM)))
-				allow_proc(g, m->pid, false);
-			/* Executions are never refused: the answer only says "go on now". */
-			if (m->fd >= 0 && (m->mask & FAN_OPEN_EXEC_PERM)) {
-				struct fanotify_response r = {.fd = m->fd, .response = FAN_ALLOW};
-
-				while (write(g->fan, &r, sizeof(r)) < 0 && errno == EINTR)
-					;
-			}
-			if (m->fd >= 0)
-				close(m->fd);
-		}
-	}
+	(void)fan_events_read(g->fan, u.b, sizeof(u.b), 64, on_exec, g);
 }
 
 /* What an alert says about one refusal. */

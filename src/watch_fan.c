@@ -15,6 +15,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "fan_event.h"
 #include "json.h"
 #include "watch_int.h"
 
@@ -25,19 +26,6 @@
 #endif
 #ifndef FAN_RENAME
 #define FAN_RENAME 0x10000000
-#endif
-#ifndef FAN_EVENT_INFO_TYPE_PIDFD
-#define FAN_EVENT_INFO_TYPE_PIDFD 4
-#endif
-#ifndef FAN_EVENT_INFO_TYPE_OLD_DFID_NAME
-#define FAN_EVENT_INFO_TYPE_OLD_DFID_NAME 10
-#define FAN_EVENT_INFO_TYPE_NEW_DFID_NAME 12
-#endif
-#ifndef FAN_NOPIDFD
-#define FAN_NOPIDFD -1
-#endif
-#ifndef MAX_HANDLE_SZ
-#define MAX_HANDLE_SZ 128
 #endif
 
 /* The read buffer: the kernel hands over as many whole events as fit. */
@@ -675,8 +663,7 @@ static void close_mount_fds(struct fan_state *f)
 }
 
 /* The directory a handle names, as a path now; NULL if it is gone or not resolvable. */
-static const char *resolve_dir(vigil_watch *w, const fsid_t *fsid,
-			       const struct file_handle *fh_unaligned)
+static const char *resolve_dir(vigil_watch *w, const fan_fid *fid)
 {
 	struct fan_state *f = w->fan;
 	union {
@@ -684,30 +671,29 @@ static const char *resolve_dir(vigil_watch *w, const fsid_t *fsid,
 		unsigned char raw[sizeof(struct file_handle) + MAX_HANDLE_SZ];
 	} u;
 	unsigned char key[sizeof(fsid_t) + sizeof(int) + MAX_HANDLE_SZ];
+	const fsid_t *fsid = &fid->fsid;
+	unsigned hb = fid->handle_bytes; /* at most MAX_HANDLE_SZ (fan_event.h) */
+	int type = fid->handle_type;
 	char link[64];
-	unsigned hb;
-	int type;
 	uint64_t h;
 	dslot *d;
 	wfs *e;
 	int fd;
 	ssize_t n;
 
-	memcpy(&hb, &fh_unaligned->handle_bytes, sizeof(hb));
-	memcpy(&type, &fh_unaligned->handle_type, sizeof(type));
-	if (hb > MAX_HANDLE_SZ)
-		return NULL;
 	memcpy(key, fsid, sizeof(*fsid));
 	memcpy(key + sizeof(*fsid), &type, sizeof(type));
-	memcpy(key + sizeof(*fsid) + sizeof(type), fh_unaligned->f_handle, hb);
+	memcpy(key + sizeof(*fsid) + sizeof(type), fid->handle, hb);
 	h = watch_hash(w, (const char *)key, sizeof(*fsid) + sizeof(type) + hb) | 1;
 	d = &f->dcache[h & (DCACHE_SLOTS - 1)];
 	if (d->h == h && d->path && d->type == type && d->len == hb && same_fsid(&d->fsid, fsid) &&
-	    memcmp(d->handle, fh_unaligned->f_handle, hb) == 0)
+	    memcmp(d->handle, fid->handle, hb) == 0)
 		return d->path;
 	if ((e = fs_find(f, fsid)) == NULL)
 		return NULL;
-	memcpy(u.raw, fh_unaligned, sizeof(struct file_handle) + hb);
+	u.fh.handle_bytes = hb;
+	u.fh.handle_type = type;
+	memcpy(u.fh.f_handle, fid->handle, hb);
 	if (mount_fd(w, e) < 0)
 		return NULL;
 	if ((fd = open_by_handle_at(e->mfd, &u.fh, O_PATH | O_CLOEXEC)) < 0)
@@ -731,7 +717,7 @@ static const char *resolve_dir(vigil_watch *w, const fsid_t *fsid,
 	d->fsid = *fsid;
 	d->type = type;
 	d->len = hb;
-	memcpy(d->handle, fh_unaligned->f_handle, hb);
+	memcpy(d->handle, fid->handle, hb);
 	return d->path;
 }
 
@@ -747,39 +733,6 @@ static size_t join(char *out, size_t cap, const char *dir, const char *name)
 	else
 		n = snprintf(out, cap, "%s/%s", dir, name);
 	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
-}
-
-struct dfid {
-	const fsid_t *fsid;
-	const struct file_handle *fh;
-	const char *name;
-};
-
-/* Parses a DFID_NAME-style record (header, fsid, file_handle, name); a DFID record has
- * no name. */
-static bool parse_fid(const struct fanotify_event_info_header *h, struct dfid *d, bool named)
-{
-	const char *p = (const char *)h, *end = p + h->len;
-	const struct fanotify_event_info_fid *fid = (const void *)h;
-	const struct file_handle *fh;
-	unsigned hb;
-	const char *name;
-
-	if (h->len < sizeof(*fid) + sizeof(struct file_handle))
-		return false;
-	fh = (const struct file_handle *)fid->handle;
-	memcpy(&hb, &fh->handle_bytes, sizeof(hb));
-	name = (const char *)fh->f_handle + hb;
-	if (hb > MAX_HANDLE_SZ || name > end)
-		return false;
-	if (!named)
-		name = "";
-	else if (name >= end || memchr(name, '\0', (size_t)(end - name)) == NULL)
-		return false;
-	d->fsid = (const fsid_t *)&fid->fsid;
-	d->fh = fh;
-	d->name = name;
-	return true;
 }
 
 static uint32_t wev_of(uint64_t m)
@@ -807,152 +760,95 @@ static uint32_t wev_of(uint64_t m)
 	return e;
 }
 
-static void handle_event(vigil_watch *w, const struct fanotify_event_metadata *md, const char *raw,
-			 char *path, char *path2, size_t cap)
+/* Path buffers for one wake-up's events. */
+struct fan_ctx {
+	vigil_watch *w;
+	char *path, *path2;
+	size_t cap;
+};
+
+static void on_event(void *user, fan_event *fe)
 {
-	const char *p = raw + md->metadata_len;
-	const char *end = raw + md->event_len;
-	struct dfid one = {0}, from = {0}, to = {0};
+	struct fan_ctx *c = user;
+	vigil_watch *w = c->w;
 	vigil_watch_event ev = {.pidfd = -1};
-	int pidfd = -1;
-	bool have_pidfd_info = false;
 
-	if (md->fd >= 0)
-		close(md->fd);
-	while (p + sizeof(struct fanotify_event_info_header) <= end) {
-		const struct fanotify_event_info_header *h = (const void *)p;
-		struct fanotify_event_info_header hdr;
-
-		memcpy(&hdr, p, sizeof(hdr));
-		if (hdr.len < sizeof(hdr) || hdr.len > (size_t)(end - p))
-			break;
-		switch (hdr.info_type) {
-		case FAN_EVENT_INFO_TYPE_DFID_NAME:
-			(void)parse_fid(h, &one, true);
-			break;
-		case FAN_EVENT_INFO_TYPE_DFID:
-			(void)parse_fid(h, &one, false);
-			break;
-		case FAN_EVENT_INFO_TYPE_OLD_DFID_NAME:
-			(void)parse_fid(h, &from, true);
-			break;
-		case FAN_EVENT_INFO_TYPE_NEW_DFID_NAME:
-			(void)parse_fid(h, &to, true);
-			break;
-		case FAN_EVENT_INFO_TYPE_PIDFD:
-			if (hdr.len >= sizeof(struct fanotify_event_info_pidfd)) {
-				memcpy(&pidfd,
-				       p + offsetof(struct fanotify_event_info_pidfd, pidfd),
-				       sizeof(pidfd));
-				have_pidfd_info = true;
-			}
-			break;
-		default:
-			break;
-		}
-		p += hdr.len;
+	if (fe->mask & FAN_Q_OVERFLOW) {
+		ev.mask = VIGIL_WEV_OVERFLOW;
+		watch_event(w, &ev, DET_FANOTIFY);
+		return;
 	}
 	/* Our own writes (alert file, spool, the database we read) never loop back. */
-	if (md->pid == w->self)
-		goto out;
-	ev.mask = wev_of(md->mask);
-	ev.pid = md->pid;
-	ev.pidfd = pidfd >= 0 ? pidfd : -1;
+	if (fe->pid == w->self)
+		return;
+	ev.mask = wev_of(fe->mask);
+	ev.pid = fe->pid;
+	ev.pidfd = fe->pidfd >= 0 ? fe->pidfd : -1; /* borrowed: the walker closes it */
 	/* FAN_NOPIDFD: the process had exited by the time the event was read. */
-	ev.pid_exited = have_pidfd_info && pidfd == FAN_NOPIDFD;
-	ev.pidfd_failed = have_pidfd_info && pidfd < 0 && pidfd != FAN_NOPIDFD;
+	ev.pid_exited = fe->pidfd == FAN_NOPIDFD;
+	ev.pidfd_failed =
+	    fe->pidfd < 0 && fe->pidfd != FAN_NOPIDFD && fe->pidfd != FANEV_NO_PIDFD_INFO;
 	ev.time_us = vigil_alert_now_us();
-	if ((md->mask & FAN_RENAME) && from.fh && to.fh) {
-		const char *d1 = resolve_dir(w, from.fsid, from.fh);
-		size_t n1 = d1 ? join(path, cap, d1, from.name) : 0;
-		const char *d2 = resolve_dir(w, to.fsid, to.fh);
-		size_t n2 = d2 ? join(path2, cap, d2, to.name) : 0;
+	if ((fe->mask & FAN_RENAME) && fe->old_dfid && fe->new_dfid) {
+		const char *d1 = resolve_dir(w, fe->old_dfid);
+		size_t n1 = d1 ? join(c->path, c->cap, d1, fe->old_dfid->name) : 0;
+		const char *d2 = resolve_dir(w, fe->new_dfid);
+		size_t n2 = d2 ? join(c->path2, c->cap, d2, fe->new_dfid->name) : 0;
 
 		if (n1 && n2) {
-			ev.path = path;
+			ev.path = c->path;
 			ev.path_len = n1;
-			ev.path2 = path2;
+			ev.path2 = c->path2;
 			ev.path2_len = n2;
 		} else if (n2) { /* the old directory is gone already */
 			ev.mask &= ~VIGIL_WEV_MOVED_FROM;
-			ev.path = path2;
+			ev.path = c->path2;
 			ev.path_len = n2;
 		} else if (n1) {
 			ev.mask &= ~VIGIL_WEV_MOVED_TO;
-			ev.path = path;
+			ev.path = c->path;
 			ev.path_len = n1;
 		}
-	} else if (one.fh) {
-		const char *d = resolve_dir(w, one.fsid, one.fh);
-		size_t n = d ? join(path, cap, d, one.name) : 0;
+	} else if (fe->dfid) {
+		const char *d = resolve_dir(w, fe->dfid);
+		size_t n = d ? join(c->path, c->cap, d, fe->dfid->name) : 0;
 
 		if (n) {
-			ev.path = path;
+			ev.path = c->path;
 			ev.path_len = n;
 		}
 	}
 	watch_event(w, &ev, DET_FANOTIFY);
 	/* A directory renamed or removed: cached paths below it are stale now. */
-	if ((md->mask & FAN_ONDIR) &&
-	    (md->mask & (FAN_RENAME | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_DELETE)))
+	if ((fe->mask & FAN_ONDIR) &&
+	    (fe->mask & (FAN_RENAME | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_DELETE)))
 		dcache_clear(w->fan);
-out:
-	if (pidfd >= 0)
-		close(pidfd);
 }
 
 static void on_fan(vigil_watch *w, wsource *s, uint32_t events)
 {
 	struct fan_state *f = w->fan;
-	size_t cap = PATH_MAX + NAME_MAX + 2;
-	char *path = malloc(cap), *path2 = malloc(cap);
+	struct fan_ctx c = {.w = w, .cap = PATH_MAX + NAME_MAX + 2};
+	int reads;
 
 	(void)s;
 	(void)events;
-	if (path == NULL || path2 == NULL)
+	c.path = malloc(c.cap);
+	c.path2 = malloc(c.cap);
+	if (c.path == NULL || c.path2 == NULL)
 		goto out;
-	for (int reads = 0;; reads++) {
-		ssize_t len;
-		size_t off = 0;
-
-		if (reads == FAN_READS_PER_WAKE) {
-			w->backlog = true;
-			break;
-		}
-		len = read(f->fd, f->buf, FAN_BUF);
-		if (len < 0 && errno == EINTR)
-			continue;
-		if (len <= 0)
-			break;
+	/* One read at a time: the mount fds opened for a batch are closed after it. */
+	for (reads = 0; reads < FAN_READS_PER_WAKE; reads++) {
 		w->batch++;
-		/* Events are packed at 4-byte boundaries (names have odd lengths), while the
-		 * metadata holds a 64-bit mask: each header is copied out before use. */
-		while (off + FAN_EVENT_METADATA_LEN <= (size_t)len) {
-			struct fanotify_event_metadata md;
-
-			memcpy(&md, f->buf + off, sizeof(md));
-			if (md.event_len < FAN_EVENT_METADATA_LEN ||
-			    md.event_len > (size_t)len - off || md.metadata_len < sizeof(md) ||
-			    md.metadata_len > md.event_len)
-				break;
-			if (md.vers != FANOTIFY_METADATA_VERSION)
-				break; /* a kernel ABI we do not know: never guess */
-			if (md.mask & FAN_Q_OVERFLOW) {
-				vigil_watch_event ev = {.mask = VIGIL_WEV_OVERFLOW, .pidfd = -1};
-
-				if (md.fd >= 0)
-					close(md.fd);
-				watch_event(w, &ev, DET_FANOTIFY);
-			} else {
-				handle_event(w, &md, f->buf + off, path, path2, cap);
-			}
-			off += md.event_len;
-		}
+		if (fan_events_read(f->fd, f->buf, FAN_BUF, 1, on_event, &c) == 0)
+			break;
 		close_mount_fds(f);
 	}
+	if (reads == FAN_READS_PER_WAKE)
+		w->backlog = true;
 out:
-	free(path);
-	free(path2);
+	free(c.path);
+	free(c.path2);
 }
 
 void fan_drain(vigil_watch *w)
