@@ -33,12 +33,14 @@
  * "zip, upload, rm"), and tmpfs (/dev/shm), which the main group rarely covers, works the
  * same. Events outside those directories are dropped after a readlink of the fd. The
  * baseline's roots are not known here: for them the main group's hook hands over the path
- * of each watched CLOSE_WRITE, opened by path in the worker.
+ * of each watched CLOSE_WRITE, opened by path in the worker. The group is read in batches
+ * (WRITTEN_BATCH_NS): on a busy file system it would otherwise wake us for every file.
  *
- * Opens of the inventory's files (files known to hold secrets) are permission events
- * (FAN_OPEN_PERM on their inodes, always allowed): the opener waits the moment it takes
- * to name it, so a `cat` that lives a millisecond is still alive, with its parent, when
- * it is read. Few processes open those files, so the wait costs next to nothing.
+ * Opens of the inventory's files (files known to hold secrets) are permission events in
+ * a second group (FAN_OPEN_PERM on their inodes, always allowed, answered at once): the
+ * opener waits the moment it takes to name it, so a `cat` that lives a millisecond is
+ * still alive, with its parent, when it is read. Few processes open those files, so the
+ * wait costs next to nothing.
  *
  * Nothing is opened by path on the loop or reader thread: a permission mark (ours or
  * another defense's) would make such an open wait for a verdict that thread has to give.
@@ -50,10 +52,13 @@
 #define READS_WINDOW_US (60ll * 1000000) /* ... opened within this time */
 #define MAX_INV_MARKS   2048             /* inode marks for the inventory's files */
 #define EVBUF           (64u * 1024u)
-#define READ_ROUNDS     16               /* reads per wake-up; poll calls again */
-#define RECENT          64               /* files scanned lately, not scanned again */
-#define NOTE_GAP_US     (60ll * 1000000) /* "not scanned" notes: at most one a minute */
-#define MAX_LISTED      16               /* files named in a secret-reads alert */
+#define READ_ROUNDS     16 /* reads per wake-up; poll calls again */
+/* Written files are read at most this often: one wake-up per batch, not per file, while
+ * a tree is being written (an archive is scanned SETTLE_NS after its close anyway). */
+#define WRITTEN_BATCH_NS (20ll * 1000000)
+#define RECENT           64               /* files scanned lately, not scanned again */
+#define NOTE_GAP_US      (60ll * 1000000) /* "not scanned" notes: at most one a minute */
+#define MAX_LISTED       16               /* files named in a secret-reads alert */
 /* A written file is scanned this long after its close: archivers write a temporary name
  * and rename it at once (zip's "ziXXXXXX"), and the alert should carry the final name. */
 #define SETTLE_NS (200ll * 1000000)
@@ -81,7 +86,8 @@ typedef struct recent {
 typedef struct exfil {
 	vigil_watch *w;
 	int self;
-	int fan;
+	int fan;     /* written files: FAN_CLOSE_WRITE, read in batches */
+	int pfan;    /* the inventory's files: FAN_OPEN_PERM; -1: FAN_OPEN in fan */
 	char **dirs; /* canonical directories whose file system carries our mark */
 	size_t ndirs;
 	vigil_scanner *scanner;
@@ -725,7 +731,7 @@ static void on_fan_event(void *user, fan_event *ev)
 
 	if (ev->fd < 0 || ev->pid == x->self)
 		return;
-	if (ev->mask & FAN_OPEN_PERM)
+	if (ev->mask & (FAN_OPEN_PERM | FAN_OPEN))
 		on_opened(x, ev->fd, ev->pid, ev->pidfd);
 	if ((ev->mask & FAN_CLOSE_WRITE) && on_written(x, ev->fd, ev->pid, ev->pidfd))
 		ev->fd = -1; /* the job has it */
@@ -734,20 +740,32 @@ static void on_fan_event(void *user, fan_event *ev)
 static void *reader_main(void *arg)
 {
 	exfil *x = arg;
-	struct pollfd p[2] = {{.fd = x->fan, .events = POLLIN},
-			      {.fd = x->stopfd, .events = POLLIN}};
+	int64_t next_written = 0; /* the written files' group is not polled before then */
 
 	for (;;) {
-		if (poll(p, 2, -1) < 0) {
+		int64_t now = mono_ns();
+		bool batching = now < next_written;
+		/* poll(2) ignores a negative fd: the written files wait for their batch. */
+		struct pollfd p[3] = {{.fd = x->stopfd, .events = POLLIN},
+				      {.fd = x->pfan, .events = POLLIN},
+				      {.fd = batching ? -1 : x->fan, .events = POLLIN}};
+		int timeout = batching ? (int)((next_written - now + 999999) / 1000000) : -1;
+
+		if (poll(p, 3, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		if (p[1].revents)
-			break;
 		if (p[0].revents)
+			break;
+		if (p[1].revents)
+			(void)fan_events_read(x->pfan, x->evbuf, EVBUF, READ_ROUNDS, on_fan_event,
+					      x);
+		if (p[2].revents) {
 			(void)fan_events_read(x->fan, x->evbuf, EVBUF, READ_ROUNDS, on_fan_event,
 					      x);
+			next_written = mono_ns() + WRITTEN_BATCH_NS;
+		}
 	}
 	return NULL;
 }
@@ -823,8 +841,8 @@ static int load_one(void *user, const vigil_inventory_file *f)
 		l->over++;
 		return 0;
 	}
-	if (fanotify_mark(x->fan, FAN_MARK_ADD | FAN_MARK_DONT_FOLLOW, FAN_OPEN_PERM, AT_FDCWD,
-			  f->path) != 0) {
+	if (fanotify_mark(x->pfan >= 0 ? x->pfan : x->fan, FAN_MARK_ADD | FAN_MARK_DONT_FOLLOW,
+			  x->pfan >= 0 ? FAN_OPEN_PERM : FAN_OPEN, AT_FDCWD, f->path) != 0) {
 		l->failed++;
 		return 0;
 	}
@@ -863,7 +881,7 @@ static int attach(vigil_watch *w, void **state, char *status, size_t cap)
 		goto nomem;
 	x->w = w;
 	x->self = (int)getpid();
-	x->fan = -1;
+	x->fan = x->pfan = -1;
 	x->stopfd = -1;
 	{
 		/* The worker's timed waits are on the monotonic clock (mono_ns). */
@@ -878,12 +896,18 @@ static int attach(vigil_watch *w, void **state, char *status, size_t cap)
 	exfil_reads_init(&x->reads, READS_THRESHOLD, READS_WINDOW_US);
 	if ((x->evbuf = aligned_alloc(8, EVBUF)) == NULL)
 		goto nomem;
-	/* The content class: the inventory's opens are permission events. */
-	x->fan = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_PIDFD,
+	x->fan = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_PIDFD,
 			       O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
 	if (x->fan < 0 && errno == EINVAL)
-		x->fan = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK,
+		x->fan = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK,
 				       O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
+	/* The inventory's opens: permission events, in a group of their own so that they are
+	 * answered at once while written files wait for their batch. */
+	x->pfan = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_PIDFD,
+				O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
+	if (x->pfan < 0 && errno == EINVAL)
+		x->pfan = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK,
+					O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
 	if (x->fan < 0) {
 		e = errno;
 		snprintf(status, cap, "off: fanotify: %s", strerror(e));
@@ -1026,10 +1050,11 @@ static void detach(void *state)
 	}
 	if (x->stopfd >= 0)
 		close(x->stopfd);
-	if (x->fan >= 0) {
+	if (x->pfan >= 0)
+		close(x->pfan);
+	if (x->fan >= 0)
 		close(x->fan);
-		x->fan = -1;
-	}
+	x->fan = x->pfan = -1;
 	while (x->qlen > 0) {
 		job_free(&x->q[x->qhead]);
 		x->qhead = (x->qhead + 1) % QUEUE_CAP;
