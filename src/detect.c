@@ -20,9 +20,11 @@
 #define RECENT_HITS  32
 
 struct vigil_detector {
-	hs_database_t *db;     /* NULL when no rule is wanted */
+	hs_database_t *db;     /* NULL when no vectorscan rule is wanted */
 	hs_scratch_t *scratch; /* prototype, cloned per stream */
 	unsigned *rule_of;     /* pattern id -> index in vigil_rules */
+	unsigned builtins;     /* bit 1 << VIGIL_BUILTIN_x per wanted built-in rule */
+	unsigned builtin_rule[VIGIL_BUILTIN_COUNT]; /* VIGIL_BUILTIN_x -> index in vigil_rules */
 	uint8_t key[32];
 	EVP_MD *sha256; /* fetched once: an implicit fetch per HMAC takes a global lock */
 };
@@ -46,6 +48,8 @@ struct vigil_dstream {
 	uint64_t base;
 	trigger *trig; /* triggers waiting for their validator */
 	size_t ntrig, captrig;
+	trigger *merge; /* room to merge the two sources' triggers of a chunk */
+	size_t capmerge;
 	uint64_t *skip_until; /* per rule: triggers ending at or before are redundant */
 	uint64_t line_pos;    /* newlines in [0, line_pos) are counted ... */
 	uint64_t line_count;  /* ... here */
@@ -106,6 +110,13 @@ int vigil_detector_new(unsigned categories, const uint8_t key[32], vigil_detecto
 		assert(rule->max_after <= VIGIL_MAX_AFTER);
 		if (!(categories & (1u << rule->category)))
 			continue;
+		if (rule->builtin != VIGIL_BUILTIN_NONE) {
+			assert(rule->builtin < VIGIL_BUILTIN_COUNT);
+			assert(rule->max_before + rule->max_after < VIGIL_WINDOW_KEEP);
+			d->builtins |= 1u << rule->builtin;
+			d->builtin_rule[rule->builtin] = (unsigned)i;
+			continue;
+		}
 		exprs[n] = rule->pattern;
 		flags[n] = rule->flags;
 		ids[n] = (unsigned)n;
@@ -189,6 +200,7 @@ void vigil_dstream_free(vigil_dstream *s)
 	free(s->scratchbuf);
 	free(s->skip_until);
 	free(s->trig);
+	free(s->merge);
 	free(s);
 }
 
@@ -320,27 +332,79 @@ static void judge(vigil_dstream *s)
 	s->ntrig = keep;
 }
 
-static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
-		    void *ctx)
+/* Queues a trigger ending at absolute offset `end`; -1 when out of memory. */
+static int add_trigger(vigil_dstream *s, uint64_t end, unsigned rule)
 {
-	vigil_dstream *s = ctx;
-	unsigned rule = s->d->rule_of[id];
-
-	(void)from;
-	(void)flags;
-	if (to <= s->skip_until[rule])
+	if (end <= s->skip_until[rule])
 		return 0;
 	if (s->ntrig == s->captrig) {
 		size_t cap = s->captrig ? s->captrig * 2 : 256;
 		trigger *t = realloc(s->trig, cap * sizeof(*t));
 		if (t == NULL) {
 			s->failed = true;
-			return 1; /* stop: out of memory */
+			return -1;
 		}
 		s->trig = t;
 		s->captrig = cap;
 	}
-	s->trig[s->ntrig++] = (trigger){to, rule};
+	s->trig[s->ntrig++] = (trigger){end, rule};
+	return 0;
+}
+
+static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+		    void *ctx)
+{
+	vigil_dstream *s = ctx;
+
+	(void)from;
+	(void)flags;
+	return add_trigger(s, to, s->d->rule_of[id]) != 0; /* nonzero stops the scan */
+}
+
+static int on_builtin(void *user, vigil_builtin which, size_t end)
+{
+	vigil_dstream *s = user;
+
+	/* `end` is a window position: the finder scans the window. */
+	return add_trigger(s, s->base + end, s->d->builtin_rule[which]);
+}
+
+static bool before(const trigger *a, const trigger *b)
+{
+	return a->end < b->end || (a->end == b->end && a->rule < b->rule);
+}
+
+/*
+ * The triggers of one chunk come from vectorscan (trig[first, mid), in order of end) and
+ * from the built-in finder (trig[mid, ntrig), nearly in order). Sorts them into one list
+ * by end, and by rule among equal ends, as one vectorscan database would report them,
+ * so that findings keep their order in the stream.
+ */
+static int order_triggers(vigil_dstream *s, size_t first, size_t mid)
+{
+	trigger *t = s->trig;
+	size_t na = mid - first, i, j, w;
+
+	/* Insertion sort: the finder's ends are out of order only within a few bytes. */
+	for (i = mid + 1; i < s->ntrig; i++) {
+		trigger x = t[i];
+		for (j = i; j > mid && before(&x, &t[j - 1]); j--)
+			t[j] = t[j - 1];
+		t[j] = x;
+	}
+	if (na == 0 || mid == s->ntrig || !before(&t[mid], &t[mid - 1]))
+		return 0;
+	if (na > s->capmerge) {
+		trigger *m = realloc(s->merge, na * sizeof(*m));
+		if (m == NULL)
+			return -1;
+		s->merge = m;
+		s->capmerge = na;
+	}
+	/* Merge forwards: the write position never passes the read position in trig. */
+	memcpy(s->merge, t + first, na * sizeof(*t));
+	for (i = 0, j = mid, w = first; i < na; w++)
+		t[w] = (j < s->ntrig && before(&t[j], &s->merge[i])) ? t[j++] : s->merge[i++];
 	return 0;
 }
 
@@ -363,7 +427,7 @@ static void slide(vigil_dstream *s)
 int vigil_dstream_feed(vigil_dstream *s, const uint8_t *p, size_t n)
 {
 	while (n > 0) {
-		size_t k;
+		size_t k, first, mid;
 
 		if (s->len == WINDOW_CAP)
 			slide(s);
@@ -373,9 +437,18 @@ int vigil_dstream_feed(vigil_dstream *s, const uint8_t *p, size_t n)
 		if (k > n)
 			k = n;
 		memcpy(s->win + s->len, p, k);
+		first = s->ntrig;
 		if (s->hs != NULL &&
 		    hs_scan_stream(s->hs, (const char *)s->win + s->len, (unsigned)k, 0, s->scratch,
 				   on_match, s) != HS_SUCCESS)
+			s->failed = true;
+		mid = s->ntrig;
+		/* The window holds the finder's look-back, or starts the stream. */
+		assert(s->base == 0 || s->len >= VIGIL_DIGITS_LOOKBACK);
+		if (!s->failed && s->d->builtins != 0 &&
+		    (vigil_digit_triggers(s->win, s->len, s->len + k, s->d->builtins, on_builtin,
+					  s) != 0 ||
+		     order_triggers(s, first, mid) != 0))
 			s->failed = true;
 		s->len += k;
 		p += k;

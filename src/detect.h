@@ -59,14 +59,25 @@ struct vigil_check {
  */
 typedef size_t (*vigil_validator)(vigil_check *c);
 
+/* Rules whose triggers come from the built-in finder (digit_triggers.c) instead of
+ * vectorscan; the finder reports the same match ends as the rule's pattern. */
+typedef enum vigil_builtin {
+	VIGIL_BUILTIN_NONE = 0, /* vectorscan runs the pattern */
+	VIGIL_BUILTIN_CARD,     /* \b[2-6](?:[ -]?[0-9]){11} */
+	VIGIL_BUILTIN_IBAN,     /* [A-Z]{2}[0-9]{2} ?[A-Z0-9]{4} */
+	VIGIL_BUILTIN_SSN,      /* [0-9]{3}-[0-9]{2}-[0-9]{4} */
+	VIGIL_BUILTIN_COUNT
+} vigil_builtin;
+
 typedef struct vigil_rule {
 	const char *name;        /* for messages and tests */
-	const char *pattern;     /* vectorscan expression */
+	const char *pattern;     /* vectorscan expression (what the built-in finder matches) */
 	unsigned flags;          /* HS_FLAG_* */
 	vigil_category category; /* to skip the rule when the category is not wanted */
 	unsigned max_before;     /* bytes before `end` the validator may look at */
 	unsigned max_after;      /* bytes after `end` the validator needs */
 	vigil_validator validate;
+	vigil_builtin builtin; /* NONE, or the finder that replaces the pattern */
 } vigil_rule;
 
 /* The rule table (rules.c). */
@@ -100,6 +111,23 @@ size_t vigil_validate_ppk(vigil_check *c);         /* trigger: PuTTY-User-Key-Fi
  * of the stream (c->end is 0, c->eof tells whether that is the whole stream).
  */
 void vigil_sniff_keystore(vigil_check *c);
+
+/*
+ * The built-in trigger finder: reports through fn(user, which, end) each end (exclusive)
+ * in (from, to] of a match of the patterns in `wanted` (bits 1 << VIGIL_BUILTIN_x) in
+ * buf[0, to), nearly in order of end. buf must hold the VIGIL_DIGITS_LOOKBACK bytes before
+ * `from`, or start the stream (the card's \b holds at buf[0]). Called on consecutive
+ * ranges of a stream, it reports each match in the whole stream once.
+ * fn returns nonzero to stop; then this returns -1, otherwise 0.
+ */
+#define VIGIL_DIGITS_LOOKBACK 32u
+typedef int (*vigil_builtin_fn)(void *user, vigil_builtin which, size_t end);
+int vigil_digit_triggers(const uint8_t *buf, size_t from, size_t to, unsigned wanted,
+			 vigil_builtin_fn fn, void *user);
+/* The same ends found the slow, obvious way (each pattern tried at every start of
+ * buf[0, len), the whole stream), in no particular order: for tests and fuzzing. */
+int vigil_digit_triggers_reference(const uint8_t *buf, size_t len, unsigned wanted,
+				   vigil_builtin_fn fn, void *user);
 
 /* Low-level checks, exported for tests and fuzzing. */
 bool vigil_luhn_ok(const char *digits, size_t n);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Tests of the detection engine: streaming across window and chunk boundaries, line
- * numbers, de-duplication, fingerprints, category selection. */
+ * numbers, de-duplication, fingerprints, category selection, and the built-in trigger
+ * finder against its reference. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -103,6 +104,174 @@ static void test_straddles_boundaries(void **state)
 		free(b);
 	}
 	vigil_detector_free(d);
+}
+
+static void test_number_rules_straddle_boundaries(void **state)
+{
+	/* The built-in finder's rules, across the chunk and window edges, in every form. */
+	static const struct {
+		const char *text, *detector;
+	} cases[] = {
+	    {"4111-1111-1111-1111", "card.visa"},
+	    {"378282246310005", "card.amex"},
+	    {"DE89 3704 0044 0532 0130 00", "iban.DE"},
+	    {"GB82WEST12345698765432", "iban.GB"},
+	    {"219-45-7788", "ssn.us"},
+	};
+	const size_t spots[] = {65536 - 20, 65536 - 9, 65536 - 1, 262144 + 98304 - 4};
+	const size_t chunks[] = {13, 65536, 65539};
+	vigil_detector *d;
+	(void)state;
+
+	assert_int_equal(vigil_detector_new(0, key_a, &d, NULL, 0), 0);
+	for (size_t t = 0; t < sizeof(cases) / sizeof(*cases); t++) {
+		for (size_t i = 0; i < sizeof(spots) / sizeof(*spots); i++) {
+			unsigned line;
+			char *b = filler_with(400000, spots[i], cases[t].text, &line);
+			for (size_t c = 0; c < sizeof(chunks) / sizeof(*chunks); c++) {
+				seen s;
+				run(d, b, 400000, chunks[c], &s);
+				assert_int_equal(s.n, 1);
+				assert_int_equal(s.h[0].offset, spots[i]);
+				assert_int_equal(s.h[0].line, line);
+				assert_string_equal(s.h[0].detector, cases[t].detector);
+			}
+			free(b);
+		}
+	}
+	vigil_detector_free(d);
+}
+
+/* ---- the built-in finder against its plain reference ---- */
+
+#define MAX_ENDS 20000
+
+typedef struct end_at {
+	uint64_t end;
+	unsigned which;
+} end_at;
+
+typedef struct ends {
+	size_t n;
+	end_at e[MAX_ENDS];
+} ends;
+
+static void add_end(ends *e, uint64_t end, unsigned which)
+{
+	assert_true(e->n < MAX_ENDS);
+	e->e[e->n++] = (end_at){end, which};
+}
+
+typedef struct finder_ctx {
+	ends *out;
+	uint64_t base; /* stream offset of the finder's buf[0] */
+} finder_ctx;
+
+static int on_finder_end(void *user, vigil_builtin which, size_t end)
+{
+	finder_ctx *f = user;
+
+	add_end(f->out, f->base + end, which);
+	return 0;
+}
+
+static int cmp_end(const void *a, const void *b)
+{
+	const end_at *x = a, *y = b;
+
+	if (x->end != y->end)
+		return x->end < y->end ? -1 : 1;
+	return (x->which > y->which) - (x->which < y->which);
+}
+
+/*
+ * The finder sees buf in chunks cut at cuts[], each with only the look-back it is promised
+ * before it, in a buffer of its own (so that ASan catches a read before or after), and
+ * must report exactly the ends the reference finds in the whole of buf.
+ */
+static void compare_finder(const uint8_t *buf, size_t len, const size_t *cuts, size_t ncuts)
+{
+	static ends want, got;
+	const unsigned all = (1u << VIGIL_BUILTIN_COUNT) - 2;
+	finder_ctx r = {&want, 0};
+	size_t from = 0;
+
+	want.n = got.n = 0;
+	assert_int_equal(vigil_digit_triggers_reference(buf, len, all, on_finder_end, &r), 0);
+	for (size_t c = 0; c <= ncuts; c++) {
+		size_t to = c < ncuts ? cuts[c] : len, lo;
+		finder_ctx f = {&got, 0};
+		uint8_t *copy;
+
+		if (to < from || to > len)
+			continue;
+		lo = from > VIGIL_DIGITS_LOOKBACK ? from - VIGIL_DIGITS_LOOKBACK : 0;
+		copy = malloc(to > lo ? to - lo : 1);
+		assert_non_null(copy);
+		memcpy(copy, buf + lo, to - lo);
+		f.base = lo;
+		assert_int_equal(
+		    vigil_digit_triggers(copy, from - lo, to - lo, all, on_finder_end, &f), 0);
+		free(copy);
+		from = to;
+	}
+	qsort(want.e, want.n, sizeof(want.e[0]), cmp_end);
+	qsort(got.e, got.n, sizeof(got.e[0]), cmp_end);
+	for (size_t i = 0; i < want.n && i < got.n; i++)
+		if (want.e[i].end != got.e[i].end || want.e[i].which != got.e[i].which)
+			fail_msg(
+			    "at %zu: the reference's rule %u ends at %llu, the finder's %u at %llu",
+			    i, want.e[i].which, (unsigned long long)want.e[i].end, got.e[i].which,
+			    (unsigned long long)got.e[i].end);
+	assert_int_equal(got.n, want.n);
+}
+
+static void test_finder_matches_reference(void **state)
+{
+	/* Hand-picked edges, then random text over the bytes that matter. */
+	static const char *const edges[] = {
+	    "4111111111111111",
+	    "x4111111111111111 _4111 1111 1111 1111 -4111-1111-1111-1111",
+	    "1234 5678 9012 3456 7890 4567 8901 2345 6789",
+	    "2-3-4-5-6-7-8-9-0-1-2-3-4-5 6 7 8",
+	    "41111111111  11111 4111--1111-1111-1111 4111 -1111 1111 1111 1111",
+	    "\x80"
+	    "5555555555554444\xff"
+	    "6011111111111117",
+	    "123-45-6789 1234-56-78901 123-45-67890-12-3456 123 45 6789",
+	    "DE89 3704 0044 0532 0130 00 GB82WEST12345698765432 AB12 CD3 XY99  ABCD",
+	    "aDE89370400440532013000 DE893 7040 DE12-3456 ZZ00 0000 ZZ000000",
+	    /* Missed by vectorscan 5.4.9 with the SSN pattern alone (the finder's reference
+	     * is plain code for that reason). */
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx155-30-3823   ",
+	};
+	static const char alphabet[] = "0123456789012345678923456  --AZDExa_.\n";
+	uint8_t buf[4096];
+	size_t cuts[8];
+	unsigned seed = 7;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(edges) / sizeof(*edges); i++) {
+		size_t n = strlen(edges[i]);
+		compare_finder((const uint8_t *)edges[i], n, cuts, 0);
+		/* Cut at every place. */
+		for (size_t c = 1; c < n; c++) {
+			cuts[0] = c;
+			compare_finder((const uint8_t *)edges[i], n, cuts, 1);
+		}
+	}
+	for (int round = 0; round < 400; round++) {
+		size_t n = 64 + (size_t)round * 9;
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			buf[i] = (uint8_t)alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+		}
+		for (size_t c = 0; c < 8; c++) {
+			seed = seed * 1103515245u + 12345u;
+			cuts[c] = (c ? cuts[c - 1] : 0) + (seed >> 16) % (n / 4 + 1);
+		}
+		compare_finder(buf, n, cuts, round % 2 ? 8 : 0);
+	}
 }
 
 static void test_pem_straddles_window(void **state)
@@ -291,6 +460,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_all_rules_compile),
 	    cmocka_unit_test(test_straddles_boundaries),
+	    cmocka_unit_test(test_number_rules_straddle_boundaries),
+	    cmocka_unit_test(test_finder_matches_reference),
 	    cmocka_unit_test(test_pem_straddles_window),
 	    cmocka_unit_test(test_same_secret_reported_once),
 	    cmocka_unit_test(test_fingerprints),
