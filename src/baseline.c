@@ -28,7 +28,11 @@
 #include "vigil/baseline.h"
 
 #define QUEUE_CAP   1024
+#define PUSH_BATCH  32   /* items the walker hands over at once */
+#define POP_BATCH   16   /* items a worker takes at once */
+#define PENDING_CAP 2048 /* rows a worker may hold while another inserts (init) */
 #define MAX_DEPTH   1024
+#define DIRENT_BUF  32768
 #define PROGRESS_NS 200000000ull
 
 enum run_mode { RUN_INIT, RUN_CHECK, RUN_ACCEPT };
@@ -41,7 +45,8 @@ struct dirref {
 
 struct item {
 	struct dirref *dir;
-	struct stat st;
+	struct stat st; /* the walk's lstat, once has_st */
+	bool has_st;    /* false: the worker takes it (stat_item) */
 	vigil_match m;
 	const char *name; /* inside path, or "." for the root "/" */
 	size_t path_len;
@@ -78,17 +83,27 @@ struct run {
 	unsigned idle_workers; /* waiting on can_pop: signalled only then (futex calls cost) */
 	bool walker_waiting;   /* waiting on can_push */
 	bool walk_done;
-	int error; /* first fatal error, under lock */
+	bool cleared; /* init: the previous rows are deleted */
+	int error;    /* first fatal error, under lock */
 	char errmsg[512];
 
 	struct found *found;
 	size_t nfound, found_cap;
-	uint64_t *seen; /* salted digests of the paths walked (check, accept) */
+	uint64_t *seen; /* salted digests of the paths walked that have a row (check, accept) */
 	size_t nseen, seen_cap;
 	uint8_t salt[16];
+	bool check_rows; /* check: the seal's set was verified, each row's MAC is checked
+			  * where the row is read (in parallel, by the workers) */
+	uint64_t nbad;   /* rows whose MAC does not match their values */
+	char *first_bad; /* the first of them in path order (not NUL-terminated) */
+	size_t first_bad_len;
+	EVP_MD *tag_md;      /* fetched once: an implicit EVP_sha256() takes a lock per call */
+	EVP_MD_CTX *tag_ctx; /* the walker's (main thread's) context for path_tag */
 	uint64_t t0, last_progress;
 	char *path; /* the walker's path buffer */
 	size_t path_cap;
+	struct item *batch[PUSH_BATCH]; /* the walker's items not yet in the queue */
+	size_t nbatch;
 };
 
 static uint64_t now_ns(void)
@@ -142,20 +157,19 @@ static void dir_release(struct dirref *d)
 }
 
 /* A keyed digest of a path: which paths were seen, in 8 bytes each, without a crafted
- * name being able to collide with a removed one (the salt is fresh per run). */
-static uint64_t path_tag(const struct run *r, const char *path, size_t len)
+ * name being able to collide with a removed one (the salt is fresh per run). ctx is the
+ * calling thread's own. */
+static uint64_t path_tag(const struct run *r, EVP_MD_CTX *ctx, const char *path, size_t len)
 {
 	uint8_t md[32];
 	unsigned mdlen = 0;
 	uint64_t v;
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
 
 	/* A failure gives a tag of zeros: at worst a removal is missed, never invented. */
-	if (c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(c, r->salt, sizeof(r->salt)) != 1 ||
-	    EVP_DigestUpdate(c, path, len) != 1 || EVP_DigestFinal_ex(c, md, &mdlen) != 1)
+	if (ctx == NULL || EVP_DigestInit_ex2(ctx, r->tag_md, NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, r->salt, sizeof(r->salt)) != 1 ||
+	    EVP_DigestUpdate(ctx, path, len) != 1 || EVP_DigestFinal_ex(ctx, md, &mdlen) != 1)
 		memset(md, 0, sizeof(md));
-	EVP_MD_CTX_free(c);
 	memcpy(&v, md, sizeof(v));
 	return v;
 }
@@ -207,6 +221,44 @@ static int seen_add(struct run *r, uint64_t tag)
 	}
 	r->seen[r->nseen++] = tag;
 	return 0;
+}
+
+/* Called with r->lock held: a row whose MAC does not match, kept for the message. */
+static int bad_row_locked(struct run *r, const char *path, size_t len)
+{
+	size_t n = len < r->first_bad_len ? len : r->first_bad_len;
+	int c = r->first_bad ? memcmp(path, r->first_bad, n) : -1;
+	char *p;
+
+	r->nbad++;
+	if (c > 0 || (c == 0 && len >= r->first_bad_len))
+		return 0;
+	if ((p = malloc(len > 0 ? len : 1)) == NULL)
+		return VIGIL_E_NOMEM;
+	memcpy(p, path, len);
+	free(r->first_bad);
+	r->first_bad = p;
+	r->first_bad_len = len;
+	return 0;
+}
+
+/* Checks a row read for comparison against its MAC (check only). Returns 0 if it may be
+ * used; VIGIL_E_FORMAT if it was changed after sealing (counted, not to be compared);
+ * VIGIL_E_CRYPTO. Called without r->lock. */
+static int check_row(struct run *r, const vigil_entry *e, const uint8_t *mac, size_t mac_len)
+{
+	int rc;
+
+	if (!r->check_rows)
+		return 0;
+	rc = vigil_seal_check_row(r->sealer, e, mac, mac_len);
+	if (rc == VIGIL_E_FORMAT) {
+		pthread_mutex_lock(&r->lock);
+		if (bad_row_locked(r, e->path, e->path_len) != 0 && r->error == 0)
+			r->error = VIGIL_E_NOMEM;
+		pthread_mutex_unlock(&r->lock);
+	}
+	return rc;
 }
 
 static void progress_locked(struct run *r)
@@ -273,6 +325,8 @@ struct pending {
 	bool regular;
 };
 
+static bool stat_item(struct run *r, struct item *it);
+
 /* Reads one entry for init; returns true if *p holds a row to insert. */
 static bool work_record(struct run *r, struct item *it, struct pending *p)
 {
@@ -310,13 +364,29 @@ fail:
 	return false;
 }
 
-/* Inserts a worker's batch of rows under one lock: with two cores, lock hand-offs per
- * row cost more than the inserts. */
-static void flush_records(struct run *r, struct pending *p, size_t n)
+/* Deletes the previous baseline's rows, inside init's transaction, before the first row
+ * goes in. Called with r->lock held, by the first worker with rows to insert: reading
+ * every old page takes a while, and meanwhile the walker and the other workers go on. */
+static void clear_locked(struct run *r)
 {
 	int rc;
 
-	pthread_mutex_lock(&r->lock);
+	if (r->cleared)
+		return;
+	r->cleared = true;
+	if (r->error == 0 && (rc = vigil_store_clear(r->store)) != 0) {
+		r->error = rc;
+		snprintf(r->errmsg, sizeof(r->errmsg), "%s", vigil_store_error(r->store));
+	}
+}
+
+/* Inserts a worker's rows under one lock: with two cores, lock hand-offs per row cost
+ * more than the inserts. Called with r->lock held. */
+static void flush_locked(struct run *r, struct pending *p, size_t n)
+{
+	int rc;
+
+	clear_locked(r);
 	for (size_t i = 0; i < n; i++) {
 		if (r->error == 0 &&
 		    (rc = vigil_store_put(r->store, &p[i].e, p[i].mac, sizeof(p[i].mac))) != 0) {
@@ -329,24 +399,42 @@ static void flush_records(struct run *r, struct pending *p, size_t n)
 			r->st->bytes_hashed += (uint64_t)p[i].e.size;
 		}
 	}
+}
+
+/* Inserts the rows a worker holds, if the store is free or they must go (full, or at the
+ * end): a worker that finds another inserting keeps hashing instead of waiting.
+ * Returns how many rows it still holds. */
+static size_t flush_records(struct run *r, struct pending *p, size_t n, bool must)
+{
+	if (n == 0)
+		return 0;
+	if (must)
+		pthread_mutex_lock(&r->lock);
+	else if (pthread_mutex_trylock(&r->lock) != 0)
+		return n;
+	flush_locked(r, p, n);
 	pthread_mutex_unlock(&r->lock);
 	for (size_t i = 0; i < n; i++)
 		vigil_entry_clear(&p[i].e);
+	return 0;
 }
 
 /* A worker's own read connection (check, accept): lookups need no shared lock. */
 struct worker {
 	struct run *r;
 	vigil_store *store;
+	EVP_MD_CTX *tag_ctx;
 	pthread_t tid;
 };
 
-static void work_compare(struct run *r, vigil_store *store, struct item *it)
+static void work_compare(struct run *r, vigil_store *store, EVP_MD_CTX *tag_ctx, struct item *it)
 {
 	vigil_entry old_e = {0}, e = {0};
 	vigil_entry_read_info info = {0};
+	uint8_t mac[VIGIL_STORE_MAC_MAX];
+	size_t mac_len = 0;
 	uint32_t attrs = it->m.attrs, diff;
-	uint64_t tag = path_tag(r, it->path, it->path_len);
+	uint64_t tag = 0;
 	int64_t prefix = -1;
 	bool have_old, quick_hit = false;
 	int rc;
@@ -356,7 +444,7 @@ static void work_compare(struct run *r, vigil_store *store, struct item *it)
 		rc = vigil_store_get(r->store, it->path, it->path_len, &old_e);
 		pthread_mutex_unlock(&r->lock);
 	} else {
-		rc = vigil_store_get(store, it->path, it->path_len, &old_e);
+		rc = vigil_store_get_row(store, it->path, it->path_len, &old_e, mac, &mac_len);
 	}
 	if (rc != 0 && rc != VIGIL_E_NOT_FOUND) {
 		set_error(r, rc, "%s", vigil_store_error(store ? store : r->store));
@@ -364,6 +452,19 @@ static void work_compare(struct run *r, vigil_store *store, struct item *it)
 	}
 	have_old = rc == 0;
 	if (have_old) {
+		tag = path_tag(r, tag_ctx, it->path, it->path_len);
+		if ((rc = check_row(r, &old_e, mac, mac_len)) == VIGIL_E_CRYPTO) {
+			set_error(r, rc, "computing a row MAC failed");
+			goto out;
+		}
+		if (rc != 0) {
+			/* Never compared; seen, so the removed pass does not count it again. */
+			pthread_mutex_lock(&r->lock);
+			if (seen_add(r, tag) != 0 && r->error == 0)
+				r->error = VIGIL_E_NOMEM;
+			pthread_mutex_unlock(&r->lock);
+			goto out;
+		}
 		/* The baseline says what was recorded; a policy edit since then is a warning of
 		 * its own (config digest), not a flood of changes. */
 		attrs &= old_e.attrs | VIGIL_ATTR_TYPE;
@@ -400,7 +501,8 @@ static void work_compare(struct run *r, vigil_store *store, struct item *it)
 		r->st->files_hashed++;
 		r->st->bytes_hashed += (uint64_t)e.size;
 	}
-	if (seen_add(r, tag) != 0 && r->error == 0)
+	/* Only paths with a row: the removed pass looks rows up here, and counts them. */
+	if (have_old && seen_add(r, tag) != 0 && r->error == 0)
 		r->error = VIGIL_E_NOMEM;
 	if (!have_old) {
 		if (found_add(r, VIGIL_CHANGE_ADDED, e.attrs, NULL, &e) != 0 && r->error == 0)
@@ -417,17 +519,20 @@ out:
 	vigil_entry_clear(&e);
 }
 
-#define POP_BATCH 16
-
 static void *worker(void *arg)
 {
 	struct worker *w = arg;
 	struct run *r = w->r;
+	struct pending *rows = NULL;
+	size_t nrows = 0;
 
+	if (r->mode == RUN_INIT && (rows = malloc(PENDING_CAP * sizeof(*rows))) == NULL) {
+		set_error(r, VIGIL_E_NOMEM, "out of memory");
+		return NULL;
+	}
 	for (;;) {
 		struct item *batch[POP_BATCH];
-		struct pending rows[POP_BATCH];
-		size_t n = 0, nrows = 0;
+		size_t n = 0;
 
 		/* Several items per lock: with two cores, lock hand-offs cost more than work. */
 		pthread_mutex_lock(&r->lock);
@@ -447,58 +552,79 @@ static void *worker(void *arg)
 		if (n == 0)
 			break;
 		for (size_t i = 0; i < n; i++) {
-			if (r->mode == RUN_INIT)
+			if (!stat_item(r, batch[i]))
+				; /* gone, unreadable or a decoy: as if never walked */
+			else if (r->mode == RUN_INIT)
 				nrows += work_record(r, batch[i], &rows[nrows]);
 			else
-				work_compare(r, w->store, batch[i]);
+				work_compare(r, w->store, w->tag_ctx, batch[i]);
 			dir_release(batch[i]->dir);
 			free(batch[i]);
 		}
-		if (nrows > 0)
-			flush_records(r, rows, nrows);
+		nrows = flush_records(r, rows, nrows, nrows + POP_BATCH > PENDING_CAP);
 	}
+	flush_records(r, rows, nrows, true);
+	free(rows);
 	return NULL;
 }
 
 /* ---- the walk: every entry under each root, in the walker thread ---- */
 
-static int push_item(struct run *r, struct dirref *dir, const char *name, const struct stat *st,
-		     const vigil_match *m)
+/* Hands the walker's gathered items to the workers under one lock and one wake-up: when
+ * workers outpace the walker (check --quick), a wake-up per item costs more than the item. */
+static int push_flush(struct run *r)
 {
-	size_t len = strlen(r->path);
-	struct item *it = malloc(sizeof(*it) + len + 1);
+	size_t n = r->nbatch;
 	int err;
 
-	if (it == NULL)
-		return VIGIL_E_NOMEM;
-	memcpy(it->path, r->path, len + 1);
-	it->path_len = len;
-	it->st = *st;
-	it->m = *m;
-	/* name points into the item's own copy when it is the path's last component. */
-	it->name = (name == NULL) ? "." : it->path + (len - strlen(name));
-	it->dir = dir;
-	atomic_fetch_add(&dir->refs, 1);
+	r->nbatch = 0;
+	if (n == 0)
+		return 0;
 	pthread_mutex_lock(&r->lock);
-	while (r->qlen == QUEUE_CAP && r->error == 0) {
+	while (r->qlen + n > QUEUE_CAP && r->error == 0) {
 		r->walker_waiting = true;
 		pthread_cond_wait(&r->can_push, &r->lock);
 		r->walker_waiting = false;
 	}
 	err = r->error;
 	if (err == 0) {
-		r->queue[(r->qhead + r->qlen) % QUEUE_CAP] = it;
-		r->qlen++;
+		for (size_t i = 0; i < n; i++)
+			r->queue[(r->qhead + r->qlen + i) % QUEUE_CAP] = r->batch[i];
+		r->qlen += n;
 		if (r->idle_workers > 0)
-			pthread_cond_signal(&r->can_pop);
+			pthread_cond_broadcast(&r->can_pop);
 		progress_locked(r);
 	}
 	pthread_mutex_unlock(&r->lock);
 	if (err != 0) {
-		dir_release(dir);
-		free(it);
+		for (size_t i = 0; i < n; i++) {
+			dir_release(r->batch[i]->dir);
+			free(r->batch[i]);
+		}
 	}
 	return err;
+}
+
+static int push_item(struct run *r, struct dirref *dir, const char *name, const struct stat *st,
+		     const vigil_match *m)
+{
+	size_t len = strlen(r->path);
+	struct item *it = malloc(sizeof(*it) + len + 1);
+
+	if (it == NULL)
+		return VIGIL_E_NOMEM;
+	memcpy(it->path, r->path, len + 1);
+	it->path_len = len;
+	it->has_st = st != NULL;
+	if (st != NULL)
+		it->st = *st;
+	it->m = *m;
+	/* name points into the item's own copy when it is the path's last component. */
+	it->name = (name == NULL) ? "." : it->path + (len - strlen(name));
+	it->dir = dir;
+	atomic_fetch_add(&dir->refs, 1);
+	r->batch[r->nbatch++] = it;
+	return r->nbatch == PUSH_BATCH ? push_flush(r) : 0;
 }
 
 static bool is_own_file(const struct run *r, const char *path)
@@ -557,24 +683,54 @@ static void warn(struct run *r, const char *path, const char *fmt, const char *w
 static int descend(struct run *r, struct dirref *parent, const char *name, const struct stat *st,
 		   int depth);
 
+/* The lstat of an item the walker left to the worker, with the walker's rules: a vanished
+ * entry is skipped silently, another failure is a warning, a decoy is left alone.
+ * Returns whether the item is to be read. */
+static bool stat_item(struct run *r, struct item *it)
+{
+	if (it->has_st)
+		return true;
+	if (fstatat(it->dir->fd, it->name, &it->st, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT) != 0) {
+		if (errno != ENOENT)
+			warn(r, it->path, "%s: %s", "lstat", errno);
+		return false;
+	}
+	it->has_st = true;
+	return !vigil_decoy_set_has(r->decoys, &it->st);
+}
+
 /* Walks the directory open as dir (path in r->path), depth levels deep. */
 static int walk_dir(struct run *r, struct dirref *dir, int depth)
 {
 	size_t dir_len = strlen(r->path);
-	int fd, rc = 0;
-	DIR *d;
-	struct dirent *de;
+	/* getdents64(2) straight on the directory's fd: fdopendir would dup it and set its
+	 * flags, four system calls a directory for nothing. readdir's buffer size. */
+	char *buf = malloc(DIRENT_BUF);
+	ssize_t n = 0, off = 0;
+	int rc = 0;
 
-	if ((fd = dup(dir->fd)) < 0 || (d = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
-		warn(r, r->path, "%s: %s", "opendir", errno);
-		return 0;
-	}
-	while (rc == 0 && (errno = 0, de = readdir(d)) != NULL) {
+	if (buf == NULL)
+		return VIGIL_E_NOMEM;
+	while (rc == 0) {
+		const struct dirent64 *de;
 		struct stat st;
 		vigil_match m;
-		const char *name = de->d_name;
+		const char *name;
+
+		if (off >= n) {
+			off = 0;
+			if ((n = getdents64(dir->fd, buf, DIRENT_BUF)) < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				r->path[dir_len] = '\0';
+				warn(r, r->path, "%s: %s", "readdir", errno);
+			}
+			if (n <= 0)
+				break;
+		}
+		de = (const struct dirent64 *)(buf + off);
+		off += de->d_reclen;
+		name = de->d_name;
 
 		if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
 			continue;
@@ -585,6 +741,14 @@ static int walk_dir(struct run *r, struct dirref *dir, int depth)
 		if (!vigil_config_match(r->cfg, r->path, strlen(r->path), &m) || m.excluded)
 			continue;
 		mask_own_dir(r, r->path, &m);
+		/* What the directory says is no directory needs no lstat here: the worker takes
+		 * it, so the one walker thread does not do every entry's lstat (it is the
+		 * bottleneck when little is hashed, as in check --quick). */
+		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) {
+			if ((rc = push_item(r, dir, name, NULL, &m)) != 0)
+				break;
+			continue;
+		}
 		if (fstatat(dir->fd, name, &st, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT) != 0) {
 			if (errno != ENOENT)
 				warn(r, r->path, "%s: %s", "lstat", errno);
@@ -597,7 +761,7 @@ static int walk_dir(struct run *r, struct dirref *dir, int depth)
 		if (S_ISDIR(st.st_mode) && r->cfg->rules[m.rule].recurse)
 			rc = descend(r, dir, name, &st, depth + 1);
 	}
-	closedir(d);
+	free(buf);
 	r->path[dir_len] = '\0';
 	return rc;
 }
@@ -711,6 +875,10 @@ static int walk_all(struct run *r, const char *const *roots, size_t nroots)
 	memset(w, 0, sizeof(w));
 	for (; started < jobs; started++) {
 		w[started].r = r;
+		if ((w[started].tag_ctx = EVP_MD_CTX_new()) == NULL) {
+			set_error(r, VIGIL_E_NOMEM, "out of memory");
+			break;
+		}
 		if (r->mode == RUN_CHECK) {
 			/* Readers see the same committed snapshot: nothing is written while
 			 * check runs (its own shared lock keeps writers out). */
@@ -722,11 +890,13 @@ static int walk_all(struct run *r, const char *const *roots, size_t nroots)
 				set_error(r, rc, "%s: %s", r->st->db_path,
 					  vigil_store_error(w[started].store));
 				vigil_store_close(w[started].store);
+				EVP_MD_CTX_free(w[started].tag_ctx);
 				break;
 			}
 		}
 		if (pthread_create(&w[started].tid, NULL, worker, &w[started]) != 0) {
 			vigil_store_close(w[started].store);
+			EVP_MD_CTX_free(w[started].tag_ctx);
 			break;
 		}
 	}
@@ -735,6 +905,8 @@ static int walk_all(struct run *r, const char *const *roots, size_t nroots)
 	rc = r->error;
 	for (size_t i = 0; i < nroots && rc == 0; i++)
 		rc = walk_root(r, roots[i]);
+	if (rc == 0)
+		rc = push_flush(r);
 	if (rc != 0)
 		set_error(r, rc, "%s", rc == VIGIL_E_NOMEM ? "out of memory" : "walk failed");
 	pthread_mutex_lock(&r->lock);
@@ -744,6 +916,7 @@ static int walk_all(struct run *r, const char *const *roots, size_t nroots)
 	for (unsigned i = 0; i < started; i++) {
 		pthread_join(w[i].tid, NULL);
 		vigil_store_close(w[i].store);
+		EVP_MD_CTX_free(w[i].tag_ctx);
 	}
 	/* Items left behind after an error still hold directory references. */
 	while (r->qlen > 0) {
@@ -753,6 +926,11 @@ static int walk_all(struct run *r, const char *const *roots, size_t nroots)
 		dir_release(it->dir);
 		free(it);
 	}
+	for (size_t i = 0; i < r->nbatch; i++) {
+		dir_release(r->batch[i]->dir);
+		free(r->batch[i]);
+	}
+	r->nbatch = 0;
 	return r->error;
 }
 
@@ -895,6 +1073,11 @@ static int run_open(struct run *r, enum run_mode mode, const vigil_baseline_opti
 		snprintf(err, cap, "no random bytes for the run");
 		return VIGIL_E_CRYPTO;
 	}
+	if ((r->tag_md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
+	    (r->tag_ctx = EVP_MD_CTX_new()) == NULL) {
+		snprintf(err, cap, "SHA-256 is not available");
+		return VIGIL_E_CRYPTO;
+	}
 	if (o->config_path) {
 		if ((rc = vigil_config_load(o->config_path, &r->cfg, err, cap)) != 0)
 			return rc;
@@ -973,6 +1156,11 @@ static void run_close(struct run *r)
 	free(r->found);
 	free(r->seen);
 	free(r->path);
+	free(r->first_bad);
+	EVP_MD_CTX_free(r->tag_ctx);
+	EVP_MD_free(r->tag_md);
+	r->tag_ctx = NULL;
+	r->tag_md = NULL;
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->can_push);
 	pthread_cond_destroy(&r->can_pop);
@@ -1035,9 +1223,18 @@ static int record_boot_sectors(struct run *r)
 				rc = vigil_store_put(r->store, &e, mac, sizeof(mac));
 			r->st->entries++;
 		} else {
-			(void)seen_add(r, path_tag(r, e.path, e.path_len));
-			drc = vigil_store_get(r->store, e.path, e.path_len, &old_e);
-			if (drc == VIGIL_E_NOT_FOUND)
+			uint8_t old_mac[VIGIL_STORE_MAC_MAX];
+			size_t old_mac_len = 0;
+
+			drc = vigil_store_get_row(r->store, e.path, e.path_len, &old_e, old_mac,
+						  &old_mac_len);
+			if (drc == 0)
+				(void)seen_add(r, path_tag(r, r->tag_ctx, e.path, e.path_len));
+			if (drc == 0 && r->check_rows &&
+			    (drc = vigil_seal_check_row(r->sealer, &old_e, old_mac, old_mac_len)) ==
+				VIGIL_E_FORMAT)
+				rc = bad_row_locked(r, e.path, e.path_len);
+			else if (drc == VIGIL_E_NOT_FOUND)
 				rc = found_add(r, VIGIL_CHANGE_ADDED, e.attrs, NULL, &e);
 			else if (drc != 0)
 				rc = drc;
@@ -1077,14 +1274,16 @@ static int cmp_found(const void *a, const void *b)
 static int removed_row(void *user, const vigil_entry *e, const uint8_t *mac, size_t mac_len)
 {
 	struct run *r = user;
-	uint64_t tag = path_tag(r, e->path, e->path_len);
+	uint64_t tag = path_tag(r, r->tag_ctx, e->path, e->path_len);
 	vigil_entry copy = {0};
 	int rc;
 
-	(void)mac;
-	(void)mac_len;
 	if (r->nseen > 0 && bsearch(&tag, r->seen, r->nseen, sizeof(*r->seen), cmp_tag) != NULL)
 		return 0;
+	/* Not seen by the walk, so not yet checked: a row changed after sealing is no
+	 * removal. */
+	if ((rc = check_row(r, e, mac, mac_len)) != 0)
+		return rc == VIGIL_E_FORMAT ? 0 : rc;
 	if ((rc = vigil_entry_copy(&copy, e)) != 0)
 		return rc;
 	rc = found_add(r, VIGIL_CHANGE_REMOVED, e->attrs, &copy, NULL);
@@ -1092,13 +1291,29 @@ static int removed_row(void *user, const vigil_entry *e, const uint8_t *mac, siz
 	return rc;
 }
 
+/* Distinct tags in the sorted r->seen. */
+static size_t count_distinct(const struct run *r)
+{
+	size_t n = r->nseen > 0;
+
+	for (size_t i = 1; i < r->nseen; i++)
+		n += r->seen[i] != r->seen[i - 1];
+	return n;
+}
+
 /* Rows (below prefix, or all) that the walk did not see: removed. */
 static int find_removed(struct run *r, const char *prefix)
 {
+	uint64_t rows;
 	int rc;
 
 	if (r->nseen > 1)
 		qsort(r->seen, r->nseen, sizeof(*r->seen), cmp_tag);
+	/* Every tag in seen is of a row found in this snapshot, so as many distinct tags as
+	 * rows means every row was seen: nothing to read. Two paths with one tag only make
+	 * the count smaller, and then every row is read. */
+	if (prefix == NULL && vigil_store_count(r->store, &rows) == 0 && rows == count_distinct(r))
+		return 0;
 	rc = vigil_store_each(r->store, prefix, prefix ? strlen(prefix) : 0, removed_row, r);
 	if (rc == VIGIL_E_FORMAT)
 		snprintf(r->errmsg, sizeof(r->errmsg), "%s", vigil_store_error(r->store));
@@ -1143,7 +1358,11 @@ static int verify_seal(struct run *r, char *err, size_t cap)
 	char *v = NULL;
 	int rc;
 
-	if ((rc = vigil_seal_verify(r->sealer, r->store, err, cap)) != 0)
+	/* check reads every row it compares anyway: their MACs are checked there, by the
+	 * workers, and only the set of row MACs here. */
+	rc = r->check_rows ? vigil_seal_verify_set(r->sealer, r->store, err, cap)
+			   : vigil_seal_verify(r->sealer, r->store, err, cap);
+	if (rc != 0)
 		return rc;
 	if (vigil_store_meta_get(r->store, "generation", &v) == 0) {
 		r->st->generation = strtoull(v, NULL, 10);
@@ -1350,11 +1569,14 @@ int vigil_baseline_init(const vigil_baseline_options *o, const vigil_baseline_ca
 	r.skip_roots = paths;
 	r.nskip_roots = nroots;
 	/* One transaction: until it commits, the previous baseline stays the valid one. */
-	if ((rc = vigil_store_begin(r.store)) != 0 || (rc = vigil_store_clear(r.store)) != 0) {
+	if ((rc = vigil_store_begin(r.store)) != 0) {
 		snprintf(err, cap, "%s", vigil_store_error(r.store));
 		goto out;
 	}
 	if ((rc = walk_all(&r, paths, nroots)) != 0)
+		goto out;
+	clear_locked(&r); /* no worker had a row: nothing under the roots */
+	if ((rc = r.error) != 0)
 		goto out;
 	if ((rc = record_boot_sectors(&r)) != 0)
 		goto out;
@@ -1397,6 +1619,11 @@ static int compare(struct run *r, const char *const *only, size_t nonly, char *e
 		if ((rc = record_boot_sectors(r)) != 0)
 			goto out;
 		rc = find_removed(r, NULL);
+		/* A changed row makes the baseline untrustworthy, whatever else was found. */
+		if (rc == 0 && r->nbad > 0) {
+			vigil_seal_bad_rows(err, cap, r->first_bad, r->first_bad_len, r->nbad);
+			rc = VIGIL_E_FORMAT;
+		}
 	} else {
 		if ((rc = walk_all(r, only, nonly)) != 0)
 			goto out;
@@ -1420,6 +1647,7 @@ int vigil_baseline_check(const vigil_baseline_options *o, const vigil_baseline_c
 	err[0] = '\0';
 	if ((rc = run_open(&r, RUN_CHECK, o, cb, st, err, cap)) != 0)
 		goto out;
+	r.check_rows = true;
 	if ((rc = open_verified(&r, VIGIL_STORE_READ, false, err, cap)) != 0)
 		goto out;
 	check_policy_digest(&r);

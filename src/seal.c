@@ -637,6 +637,32 @@ int vigil_seal_row(const vigil_sealer *s, const vigil_entry *e, uint8_t *out)
 	return VIGIL_E_CRYPTO;
 }
 
+int vigil_seal_check_row(const vigil_sealer *s, const vigil_entry *e, const uint8_t *mac,
+			 size_t mac_len)
+{
+	uint8_t want[VIGIL_ROW_MAC_LEN];
+
+	if (vigil_seal_row(s, e, want) != 0)
+		return VIGIL_E_CRYPTO;
+	if (mac_len != sizeof(want) || CRYPTO_memcmp(want, mac, sizeof(want)) != 0)
+		return VIGIL_E_FORMAT;
+	return 0;
+}
+
+void vigil_seal_bad_rows(char *err, size_t cap, const char *path, size_t path_len, uint64_t n)
+{
+	char shown[SHOW_CAP];
+
+	show(shown, sizeof(shown), path, path_len);
+	if (n <= 1)
+		say(err, cap, VIGIL_E_FORMAT, "row %s was changed after the baseline was sealed",
+		    shown);
+	else
+		say(err, cap, VIGIL_E_FORMAT,
+		    "row %s was changed after the baseline was sealed (and %" PRIu64 " more)",
+		    shown, n - 1);
+}
+
 /* ---- the sealed header ---- */
 
 struct buf {
@@ -790,30 +816,37 @@ struct rows {
 	int crypto; /* an OpenSSL failure, stops the iteration */
 };
 
-static int on_row(void *user, const vigil_entry *e, const uint8_t *mac, size_t mac_len)
+/* One row MAC into the count and the set digest; a MAC of the wrong length is bad. */
+static int on_mac(void *user, const char *path, size_t path_len, const uint8_t *mac, size_t mac_len)
 {
 	struct rows *w = user;
-	uint8_t want[VIGIL_ROW_MAC_LEN];
-	bool good = mac_len == VIGIL_ROW_MAC_LEN;
 
 	w->count++;
 	if (mac_len > 0 && EVP_DigestUpdate(w->set, mac, mac_len) != 1)
 		return w->crypto = VIGIL_E_CRYPTO;
-	if (!w->verify) {
-		if (!good && w->bad++ == 0)
-			show(w->first_bad, sizeof(w->first_bad), e->path, e->path_len);
-		return 0;
-	}
-	if (vigil_seal_row(w->s, e, want) != 0)
-		return w->crypto = VIGIL_E_CRYPTO;
-	if (!good || CRYPTO_memcmp(want, mac, sizeof(want)) != 0) {
-		if (w->bad++ == 0)
-			show(w->first_bad, sizeof(w->first_bad), e->path, e->path_len);
-	}
+	if (mac_len != VIGIL_ROW_MAC_LEN && w->bad++ == 0)
+		show(w->first_bad, sizeof(w->first_bad), path, path_len);
 	return 0;
 }
 
-/* Walks every row: count, set digest and (verify) the bad ones. */
+static int on_row(void *user, const vigil_entry *e, const uint8_t *mac, size_t mac_len)
+{
+	struct rows *w = user;
+	int r;
+
+	w->count++;
+	if (mac_len > 0 && EVP_DigestUpdate(w->set, mac, mac_len) != 1)
+		return w->crypto = VIGIL_E_CRYPTO;
+	if ((r = vigil_seal_check_row(w->s, e, mac, mac_len)) == VIGIL_E_CRYPTO)
+		return w->crypto = r;
+	if (r != 0 && w->bad++ == 0)
+		show(w->first_bad, sizeof(w->first_bad), e->path, e->path_len);
+	return 0;
+}
+
+/* Walks every row: count, set digest and the bad ones — with verify, rows whose MAC
+ * does not match their values; without, only the row MACs are read (sealing, and the
+ * first look of vigil_seal_verify_set). */
 static int walk_rows(const vigil_sealer *s, vigil_store *st, bool verify, struct rows *w,
 		     uint8_t set[32], char *err, size_t cap)
 {
@@ -828,7 +861,7 @@ static int walk_rows(const vigil_sealer *s, vigil_store *st, bool verify, struct
 		r = say(err, cap, VIGIL_E_CRYPTO, "SHA-256 failed");
 		goto out;
 	}
-	r = vigil_store_each(st, NULL, 0, on_row, w);
+	r = verify ? vigil_store_each(st, NULL, 0, on_row, w) : vigil_store_each_mac(st, on_mac, w);
 	if (r != 0) {
 		if (w->crypto != 0)
 			r = say(err, cap, r, "computing a row MAC failed");
@@ -914,13 +947,14 @@ static const char *rows_were(uint64_t n)
 	return n == 1 ? "row was" : "rows were";
 }
 
-int vigil_seal_verify(const vigil_sealer *s, vigil_store *st, char *err, size_t cap)
+/* The sealed header, checked against the key; on success the row count and set digest
+ * it binds. */
+static int verify_header(const vigil_sealer *s, vigil_store *st, uint64_t *sealed_count,
+			 uint8_t sealed_set[32], char *err, size_t cap)
 {
-	uint8_t sig[SIG_MAX], set[32], sealed_set[32];
+	uint8_t sig[SIG_MAX];
 	char *seal = NULL, *mode = NULL, *count = NULL, *set_hex = NULL, shown[64];
 	struct buf b = {0};
-	struct rows w;
-	uint64_t sealed_count = 0;
 	size_t siglen;
 	int r, ok;
 
@@ -982,14 +1016,32 @@ int vigil_seal_verify(const vigil_sealer *s, vigil_store *st, char *err, size_t 
 	}
 	/* Sealed values, but of a seal made by someone holding the key: still parsed with
 	 * care. */
-	if (!parse_u64(count, &sealed_count) ||
-	    !from_hex(set_hex, sealed_set, sizeof(sealed_set))) {
+	if (!parse_u64(count, sealed_count) || !from_hex(set_hex, sealed_set, 32)) {
 		r = say(err, cap, VIGIL_E_FORMAT,
 			"the sealed row count or set digest is malformed");
 		goto out;
 	}
+	r = 0;
+out:
+	free(b.p);
+	free(seal);
+	free(mode);
+	free(count);
+	free(set_hex);
+	return r;
+}
+
+/* Every row against the sealed count and set digest, each row's MAC recomputed: the
+ * message names what was done to the rows. */
+static int verify_rows(const vigil_sealer *s, vigil_store *st, uint64_t sealed_count,
+		       const uint8_t sealed_set[32], char *err, size_t cap)
+{
+	uint8_t set[32];
+	struct rows w;
+	int r;
+
 	if ((r = walk_rows(s, st, true, &w, set, err, cap)) != 0)
-		goto out;
+		return r;
 	r = VIGIL_E_FORMAT;
 	if (w.count > sealed_count) {
 		if (w.bad > 0)
@@ -1027,11 +1079,35 @@ int vigil_seal_verify(const vigil_sealer *s, vigil_store *st, char *err, size_t 
 	} else {
 		r = 0;
 	}
-out:
-	free(b.p);
-	free(seal);
-	free(mode);
-	free(count);
-	free(set_hex);
 	return r;
+}
+
+int vigil_seal_verify(const vigil_sealer *s, vigil_store *st, char *err, size_t cap)
+{
+	uint8_t sealed_set[32];
+	uint64_t sealed_count = 0;
+	int r;
+
+	if ((r = verify_header(s, st, &sealed_count, sealed_set, err, cap)) != 0)
+		return r;
+	return verify_rows(s, st, sealed_count, sealed_set, err, cap);
+}
+
+int vigil_seal_verify_set(const vigil_sealer *s, vigil_store *st, char *err, size_t cap)
+{
+	uint8_t sealed_set[32], set[32];
+	uint64_t sealed_count = 0;
+	struct rows w;
+	int r;
+
+	if ((r = verify_header(s, st, &sealed_count, sealed_set, err, cap)) != 0)
+		return r;
+	if ((r = walk_rows(s, st, false, &w, set, err, cap)) != 0)
+		return r;
+	if (w.count == sealed_count && w.bad == 0 &&
+	    CRYPTO_memcmp(set, sealed_set, sizeof(set)) == 0)
+		return 0;
+	/* Something was done to the rows: every row is read to say what. */
+	r = verify_rows(s, st, sealed_count, sealed_set, err, cap);
+	return r != 0 ? r : say(err, cap, VIGIL_E_FORMAT, "the set of rows is not the one sealed");
 }

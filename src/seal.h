@@ -73,4 +73,24 @@ int vigil_seal_store(const vigil_sealer *s, vigil_store *st, char digest_hex[65]
  */
 int vigil_seal_verify(const vigil_sealer *s, vigil_store *st, char *err, size_t cap);
 
+/*
+ * vigil_seal_verify without recomputing each row's MAC: the header, the row count and the
+ * set digest, reading only paths and row MACs. On 0 the set of row MACs is the sealed
+ * one, but a row's values may still have been edited: the caller checks every row it
+ * uses with vigil_seal_check_row, and must not trust a row it did not check. When the
+ * count or set digest does not match, every row is read as vigil_seal_verify does, for
+ * the same messages. Returns as vigil_seal_verify.
+ */
+int vigil_seal_verify_set(const vigil_sealer *s, vigil_store *st, char *err, size_t cap);
+
+/* Whether mac (as stored with e) is e's row MAC. Thread-safe. Returns 0 if it is,
+ * VIGIL_E_FORMAT if not, VIGIL_E_CRYPTO. */
+int vigil_seal_check_row(const vigil_sealer *s, const vigil_entry *e, const uint8_t *mac,
+			 size_t mac_len);
+
+/* The message vigil_seal_verify gives for n rows whose MAC does not match, path being
+ * the first of them in path order: "row PATH was changed after the baseline was sealed
+ * (and N more)". */
+void vigil_seal_bad_rows(char *err, size_t cap, const char *path, size_t path_len, uint64_t n);
+
 #endif

@@ -30,7 +30,7 @@
 #define XATTR_VALUE_MAX 65536u
 #define ACL_MAX         (2u * (5u + XATTR_VALUE_MAX))
 #define XATTRS_MAX      (16u << 20)
-#define MAC_MAX         64u
+#define MAC_MAX         VIGIL_STORE_MAC_MAX
 #define META_MAX        (1u << 20)
 /* SQLite refuses to build any value larger than this: a hostile file cannot make us
  * allocate more for one column. Larger than the largest legitimate history blob. */
@@ -138,6 +138,7 @@ enum query {
 	Q_PUT,
 	Q_GET,
 	Q_ALL,
+	Q_MACS,
 	Q_RANGE,
 	Q_DELETE,
 	Q_CLEAR,
@@ -159,6 +160,7 @@ static const char *const queries[Q_N] = {
 	      "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
     [Q_GET] = "SELECT " ENTRY_COLS " FROM entries WHERE path = ?1",
     [Q_ALL] = "SELECT " ENTRY_COLS " FROM entries ORDER BY path",
+    [Q_MACS] = "SELECT path, row_mac FROM entries ORDER BY path",
     [Q_RANGE] = "SELECT " ENTRY_COLS " FROM entries WHERE path >= ?1 AND path < ?2 ORDER BY path",
     [Q_DELETE] = "DELETE FROM entries WHERE path = ?1",
     [Q_CLEAR] = "DELETE FROM entries",
@@ -1197,6 +1199,12 @@ int vigil_store_delete(vigil_store *s, const char *path, size_t path_len)
 
 int vigil_store_get(vigil_store *s, const char *path, size_t path_len, vigil_entry *e)
 {
+	return vigil_store_get_row(s, path, path_len, e, NULL, NULL);
+}
+
+int vigil_store_get_row(vigil_store *s, const char *path, size_t path_len, vigil_entry *e,
+			uint8_t *row_mac, size_t *mac_len)
+{
 	struct where w = {.what = "row", .path = (const uint8_t *)path, .path_len = path_len};
 	sqlite3_stmt *st;
 	vigil_entry b;
@@ -1218,6 +1226,12 @@ int vigil_store_get(vigil_store *s, const char *path, size_t path_len, vigil_ent
 		raw_to_entry(&x, &b);
 		if ((r = vigil_entry_copy(e, &b)) != 0)
 			r = fail(s, r, "out of memory");
+		if (r == 0 && row_mac != NULL) {
+			/* raw_check bounds it by MAC_MAX; an empty blob comes back as NULL. */
+			if (x.n[C_ROW_MAC] > 0)
+				memcpy(row_mac, x.p[C_ROW_MAC], x.n[C_ROW_MAC]);
+			*mac_len = x.n[C_ROW_MAC];
+		}
 	}
 	release(st, temp);
 	return r;
@@ -1294,6 +1308,62 @@ int vigil_store_each(vigil_store *s, const char *prefix, size_t prefix_len,
 		release(st, temp);
 	}
 	free(b);
+	return r;
+}
+
+int vigil_store_each_mac(vigil_store *s,
+			 int (*fn)(void *user, const char *path, size_t path_len,
+				   const uint8_t *row_mac, size_t mac_len),
+			 void *user)
+{
+	static const int want[2] = {C_PATH, C_ROW_MAC};
+	sqlite3_stmt *st;
+	bool temp;
+	int rc, r = 0;
+
+	if ((r = acquire(s, Q_MACS, &st, &temp)) != 0)
+		return r;
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct where w = {.what = "row"};
+		const uint8_t *p[2];
+		size_t n[2];
+
+		/* The same checks as raw_from_stmt, for the two columns read. */
+		for (int i = 0; i < 2 && r == 0; i++) {
+			int c = want[i], t = sqlite3_column_type(st, i);
+
+			if (t != SQLITE_BLOB) {
+				if (c == C_PATH && t == SQLITE_TEXT) {
+					w.path = sqlite3_column_text(st, i);
+					w.path_len = (size_t)sqlite3_column_bytes(st, i);
+				}
+				r = fail_at(s, VIGIL_E_FORMAT, &w, "column", cols[c].name,
+					    "holds %s, not a blob", type_word(t));
+				break;
+			}
+			p[i] = sqlite3_column_blob(st, i);
+			n[i] = (size_t)sqlite3_column_bytes(st, i);
+			if (n[i] > 0 && p[i] == NULL)
+				r = fail(s, VIGIL_E_NOMEM, "out of memory reading column %s",
+					 cols[c].name);
+			else if (n[i] > cols[c].max)
+				r = fail_at(s, VIGIL_E_FORMAT, &w, "column", cols[c].name,
+					    "holds %zu bytes (at most %zu)", n[i], cols[c].max);
+			if (c == C_PATH) {
+				w.path = p[i];
+				w.path_len = n[i];
+			}
+		}
+		if (r == 0 && n[0] == 0)
+			r = fail_at(s, VIGIL_E_FORMAT, &w, "column", "path", "is empty");
+		if (r == 0 && memchr(p[0], '\0', n[0]) != NULL)
+			r = fail_at(s, VIGIL_E_FORMAT, &w, "column", "path", "holds a NUL byte");
+		if (r == 0)
+			r = fn(user, (const char *)p[0], n[0], p[1], n[1]);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = db_fail(s, rc, "read the entries");
+	release(st, temp);
 	return r;
 }
 

@@ -10,7 +10,8 @@
 
 #include "meta.h"
 
-#define VIGIL_STORE_SCHEMA 1 /* the schema version this code writes and reads */
+#define VIGIL_STORE_SCHEMA  1  /* the schema version this code writes and reads */
+#define VIGIL_STORE_MAC_MAX 64 /* the longest row MAC a row may hold */
 
 typedef struct vigil_store vigil_store;
 
@@ -71,6 +72,11 @@ int vigil_store_delete(vigil_store *s, const char *path, size_t path_len);
  * (message names the path and column). */
 int vigil_store_get(vigil_store *s, const char *path, size_t path_len, vigil_entry *e);
 
+/* vigil_store_get that also copies the row MAC into row_mac (VIGIL_STORE_MAC_MAX bytes)
+ * and its length into *mac_len, for a caller that verifies the row itself. */
+int vigil_store_get_row(vigil_store *s, const char *path, size_t path_len, vigil_entry *e,
+			uint8_t *row_mac, size_t *mac_len);
+
 /*
  * Calls fn for every entry in path order (bytewise memcmp of the path bytes), with the
  * stored row MAC. Every column's SQLite type is checked: a value of the wrong type
@@ -83,6 +89,17 @@ int vigil_store_each(vigil_store *s, const char *prefix, size_t prefix_len,
 		     int (*fn)(void *user, const vigil_entry *e, const uint8_t *row_mac,
 			       size_t mac_len),
 		     void *user);
+
+/*
+ * Calls fn for every entry's path and row MAC in path order, reading no other column:
+ * what the seal's set digest needs. Both columns are type-checked as vigil_store_each
+ * does (VIGIL_E_FORMAT); a non-zero return from fn stops the iteration and is returned.
+ * The bytes are valid during the call; path is not NUL-terminated.
+ */
+int vigil_store_each_mac(vigil_store *s,
+			 int (*fn)(void *user, const char *path, size_t path_len,
+				   const uint8_t *row_mac, size_t mac_len),
+			 void *user);
 
 /* Number of entries. */
 int vigil_store_count(vigil_store *s, uint64_t *out);

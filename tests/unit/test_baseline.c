@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "vigil/baseline.h"
 
 struct fixture {
@@ -119,6 +121,55 @@ static void test_check_finds_changes_in_path_order(void **state)
 	assert_non_null(strstr(s.path[2], "/sub/b"));
 }
 
+/* Edits a row behind vigil's back, keeping its row MAC. */
+static void edit_row(const struct fixture *f, const char *rel)
+{
+	sqlite3 *h = NULL;
+	char sql[512];
+
+	snprintf(sql, sizeof(sql),
+		 "UPDATE entries SET uid = uid + 1 WHERE path = CAST('%s/%s' AS BLOB)", f->tree,
+		 rel);
+	assert_int_equal(sqlite3_open(f->db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_changes(h), 1);
+	sqlite3_close(h);
+}
+
+/* check verifies each row where it reads it: an edited row is refused whether the walk
+ * reads it (a file still there) or only the removed pass does (a file gone), and no
+ * change is reported from a baseline that does not verify. */
+static void test_check_refuses_edited_rows(void **state)
+{
+	struct fixture *f = *state;
+	vigil_baseline_callbacks cb = {.on_change = collect};
+	vigil_baseline_stats st;
+	struct seen s = {0};
+	char p[256], err[512], want[512];
+
+	cb.user = &s;
+	edit_row(f, "a");
+	assert_int_equal(vigil_baseline_check(&f->o, &cb, &st, err, sizeof(err)), VIGIL_E_FORMAT);
+	snprintf(want, sizeof(want), "row %s/a was changed after the baseline was sealed", f->tree);
+	assert_string_equal(err, want);
+	assert_int_equal(s.n, 0);
+
+	/* The same row edited, the file gone too: no removal of a row that does not verify. */
+	snprintf(p, sizeof(p), "%s/a", f->tree);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(vigil_baseline_check(&f->o, &cb, &st, err, sizeof(err)), VIGIL_E_FORMAT);
+	assert_string_equal(err, want);
+	assert_int_equal(s.n, 0);
+
+	/* Two rows: the first in path order is named. */
+	edit_row(f, "sub/b");
+	snprintf(want, sizeof(want),
+		 "row %s/a was changed after the baseline was sealed (and 1 more)", f->tree);
+	assert_int_equal(vigil_baseline_check(&f->o, &cb, &st, err, sizeof(err)), VIGIL_E_FORMAT);
+	assert_string_equal(err, want);
+	assert_int_equal(s.n, 0);
+}
+
 static void test_session_compares_one_path(void **state)
 {
 	struct fixture *f = *state;
@@ -196,6 +247,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_check_finds_changes_in_path_order, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_check_refuses_edited_rows, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_session_compares_one_path, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_session_survives_accept, setup, teardown),
 	};

@@ -418,7 +418,11 @@ static const struct tamper {
     {"wrong type in history", "UPDATE history SET new = 5", "the seal does not verify"},
 };
 
-static void run_tampers(struct fx *f, int sign, int check)
+typedef int verify_fn(struct fx *f, const vigil_sealer *s, char *err, size_t cap);
+
+/* Every tampering is refused with a message that names it; the untouched baseline
+ * verifies. */
+static void run_tampers(struct fx *f, int sign, int check, verify_fn *check_fn)
 {
 	vigil_sealer *s = sealer(f, sign), *v = sealer(f, check);
 	char err[512];
@@ -426,9 +430,9 @@ static void run_tampers(struct fx *f, int sign, int check)
 	for (size_t i = 0; i < sizeof(tampers) / sizeof(tampers[0]); i++) {
 		unlink(f->db);
 		make_sealed(f, s);
-		assert_int_equal(verify(f, v, err, sizeof(err)), 0);
+		assert_int_equal(check_fn(f, v, err, sizeof(err)), 0);
 		sql(f->db, tampers[i].sql);
-		int r = verify(f, v, err, sizeof(err));
+		int r = check_fn(f, v, err, sizeof(err));
 		if (r != VIGIL_E_FORMAT || strstr(err, tampers[i].msg) == NULL)
 			fail_msg("%s (%s): got %d \"%s\", want \"%s\"", tampers[i].name,
 				 vigil_seal_mode_name(vigil_sealer_mode(v)), r, err,
@@ -438,14 +442,99 @@ static void run_tampers(struct fx *f, int sign, int check)
 	vigil_sealer_free(v);
 }
 
+/* What check does: the set of row MACs up front (vigil_seal_verify_set), then every row
+ * it reads against its MAC (vigil_seal_check_row). Returns 0 if all of it holds, else the
+ * first refusal, with err naming it as vigil_seal_verify would. */
+struct split {
+	const vigil_sealer *v;
+	uint64_t bad;
+	char first[64];
+	size_t first_len;
+};
+
+static int split_row(void *user, const vigil_entry *e, const uint8_t *mac, size_t mac_len)
+{
+	struct split *c = user;
+	int r = vigil_seal_check_row(c->v, e, mac, mac_len);
+
+	if (r == VIGIL_E_CRYPTO)
+		return r;
+	if (r != 0 && c->bad++ == 0) {
+		assert_true(e->path_len < sizeof(c->first));
+		memcpy(c->first, e->path, e->path_len);
+		c->first_len = e->path_len;
+	}
+	return 0;
+}
+
+static int verify_split(struct fx *f, const vigil_sealer *v, char *err, size_t cap)
+{
+	vigil_store *st = open_ok(f->db, VIGIL_STORE_READ);
+	struct split c = {.v = v};
+	int r;
+
+	err[0] = '\0';
+	if ((r = vigil_seal_verify_set(v, st, err, cap)) == 0 &&
+	    (r = vigil_store_each(st, NULL, 0, split_row, &c)) != 0)
+		snprintf(err, cap, "%s", vigil_store_error(st));
+	if (r == 0 && c.bad > 0) {
+		vigil_seal_bad_rows(err, cap, c.first, c.first_len, c.bad);
+		r = VIGIL_E_FORMAT;
+	}
+	vigil_store_close(st);
+	return r;
+}
+
+/* An edited value leaves the set of row MACs intact: only the row's own check sees it. */
+static void test_verify_set_leaves_rows(void **state)
+{
+	struct fx *f = *state;
+	vigil_sealer *s = sealer(f, 0);
+	vigil_store *st;
+	vigil_entry e = {0};
+	uint8_t mac[VIGIL_STORE_MAC_MAX];
+	size_t mac_len = 0;
+	char err[256];
+
+	make_sealed(f, s);
+	sql(f->db, "UPDATE entries SET mode = 511 WHERE path = " ROW("/etc/f05"));
+	st = open_ok(f->db, VIGIL_STORE_READ);
+	assert_int_equal(vigil_seal_verify_set(s, st, err, sizeof(err)), 0);
+	assert_int_equal(vigil_store_get_row(st, "/etc/f05", 8, &e, mac, &mac_len), 0);
+	assert_int_equal(mac_len, VIGIL_ROW_MAC_LEN);
+	assert_int_equal(vigil_seal_check_row(s, &e, mac, mac_len), VIGIL_E_FORMAT);
+	vigil_entry_clear(&e);
+	assert_int_equal(vigil_store_get_row(st, "/etc/f04", 8, &e, mac, &mac_len), 0);
+	assert_int_equal(vigil_seal_check_row(s, &e, mac, mac_len), 0);
+	assert_int_equal(vigil_seal_check_row(s, &e, mac, mac_len - 1), VIGIL_E_FORMAT);
+	vigil_entry_clear(&e);
+	assert_int_equal(vigil_seal_verify(s, st, err, sizeof(err)), VIGIL_E_FORMAT);
+	vigil_store_close(st);
+	vigil_seal_bad_rows(err, sizeof(err), "/etc/\nx", 7, 3);
+	assert_string_equal(err, "row /etc/\\x0ax was changed after the baseline was sealed "
+				 "(and 2 more)");
+	vigil_sealer_free(s);
+}
+
+/* The split verification refuses every tampering the full one does, in the same words. */
+static void test_tamper_split_hmac(void **state)
+{
+	run_tampers(*state, 0, 0, verify_split);
+}
+
+static void test_tamper_split_ed25519(void **state)
+{
+	run_tampers(*state, 1, 2, verify_split);
+}
+
 static void test_tamper_hmac(void **state)
 {
-	run_tampers(*state, 0, 0);
+	run_tampers(*state, 0, 0, verify);
 }
 
 static void test_tamper_ed25519(void **state)
 {
-	run_tampers(*state, 1, 2);
+	run_tampers(*state, 1, 2, verify);
 }
 
 /* A row taken from an older sealed copy: its MAC is valid, the count is right, only the
@@ -934,6 +1023,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_generations, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tamper_hmac, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tamper_ed25519, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tamper_split_hmac, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tamper_split_ed25519, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_verify_set_leaves_rows, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ed25519_rewritten_row, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resurrect, setup, teardown),

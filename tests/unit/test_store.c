@@ -189,6 +189,21 @@ static int collect(void *user, const vigil_entry *e, const uint8_t *mac, size_t 
 	return l->stop_at && (int)l->n == l->stop_at ? 42 : 0;
 }
 
+static int collect_mac(void *user, const char *path, size_t path_len, const uint8_t *mac,
+		       size_t mac_len)
+{
+	struct list *l = user;
+
+	assert_true(same_bytes(mac, mac_len, mac32, sizeof(mac32)));
+	assert_true(l->n < 64);
+	l->p[l->n] = malloc(path_len + 1);
+	assert_non_null(l->p[l->n]);
+	memcpy(l->p[l->n], path, path_len);
+	l->p[l->n][path_len] = '\0';
+	l->len[l->n++] = path_len;
+	return l->stop_at && (int)l->n == l->stop_at ? 42 : 0;
+}
+
 static void list_free(struct list *l)
 {
 	for (size_t i = 0; i < l->n; i++)
@@ -412,6 +427,65 @@ static void test_each_order(void **state)
 	assert_int_equal(l.n, 3);
 	list_free(&l);
 	vigil_store_close(s);
+}
+
+/* Paths and row MACs alone come in the same order as whole rows, checked the same way. */
+static void test_each_mac(void **state)
+{
+	struct fx *f = *state;
+	const char *sorted[N_ORDER];
+	struct list l = {0};
+	vigil_entry e = {0};
+	uint8_t mac[VIGIL_STORE_MAC_MAX];
+	size_t mac_len = 0;
+	vigil_store *s;
+
+	make_db(f->db, order_paths, N_ORDER);
+	memcpy(sorted, order_paths, sizeof(sorted));
+	qsort(sorted, N_ORDER, sizeof(sorted[0]), cmp_mem);
+	s = open_ok(f->db, VIGIL_STORE_READ);
+	assert_int_equal(vigil_store_each_mac(s, collect_mac, &l), 0);
+	assert_int_equal(l.n, N_ORDER);
+	for (size_t i = 0; i < N_ORDER; i++)
+		assert_string_equal(l.p[i], sorted[i]);
+	list_free(&l);
+	l.stop_at = 3;
+	assert_int_equal(vigil_store_each_mac(s, collect_mac, &l), 42);
+	assert_int_equal(l.n, 3);
+	list_free(&l);
+	assert_int_equal(vigil_store_get_row(s, "/a/b", 4, &e, mac, &mac_len), 0);
+	assert_true(same_bytes(mac, mac_len, mac32, sizeof(mac32)));
+	assert_int_equal(e.path_len, 4);
+	vigil_entry_clear(&e);
+	assert_int_equal(vigil_store_get_row(s, "/zz", 3, &e, mac, &mac_len), VIGIL_E_NOT_FOUND);
+	vigil_store_close(s);
+
+	static const struct {
+		const char *sql, *msg;
+	} bad[] = {
+	    {"UPDATE entries SET row_mac = zeroblob(65) WHERE path = CAST('/a' AS BLOB)",
+	     "row /a: column row_mac holds 65 bytes"},
+	    {"UPDATE entries SET row_mac = 'x' WHERE path = CAST('/a' AS BLOB)",
+	     "row /a: column row_mac holds text, not a blob"},
+	    {"UPDATE entries SET path = CAST(path AS TEXT) WHERE path = CAST('/b' AS BLOB)",
+	     "row /b: column path holds text, not a blob"},
+	    {"UPDATE entries SET path = x'2f0061' WHERE path = CAST('/b' AS BLOB)",
+	     "column path holds a NUL byte"},
+	    {"UPDATE entries SET path = x'' WHERE path = CAST('/b' AS BLOB)",
+	     "column path is empty"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		unlink(f->db);
+		make_db(f->db, order_paths, N_ORDER);
+		sql(f->db, bad[i].sql);
+		s = open_ok(f->db, VIGIL_STORE_READ);
+		if (vigil_store_each_mac(s, collect_mac, &l) != VIGIL_E_FORMAT ||
+		    strstr(vigil_store_error(s), bad[i].msg) == NULL)
+			fail_msg("%s: got \"%s\", want \"%s\"", bad[i].sql, vigil_store_error(s),
+				 bad[i].msg);
+		list_free(&l);
+		vigil_store_close(s);
+	}
 }
 
 static void test_each_prefix(void **state)
@@ -1183,6 +1257,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_put_refuses_bad_entries, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_each_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_each_mac, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_each_prefix, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_each_reentrant, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
