@@ -1721,11 +1721,12 @@ static void free_state(dstate *d)
 	}
 	if (d->nfd >= 0)
 		close(d->nfd);
-	for (lazy_group *g = &d->closes; g; g = g == &d->closes ? &d->creates : NULL) {
-		if (g->fd >= 0)
-			close(g->fd);
-		free(g->buf);
-	}
+	if (d->closes.fd >= 0)
+		close(d->closes.fd);
+	if (d->creates.fd >= 0)
+		close(d->creates.fd);
+	free(d->closes.buf);
+	free(d->creates.buf);
 	for (size_t i = 0; i < d->dircap; i++)
 		free(d->dirp[i]);
 	free(d->dirh);
