@@ -179,6 +179,20 @@ static int found_add(struct run *r, vigil_change_kind kind, uint32_t attrs, vigi
 {
 	struct found *f;
 
+	if (r->cb->keep_change) {
+		const vigil_entry *e = new_e ? new_e : old_e;
+		vigil_change c = {.path = e->path,
+				  .path_len = e->path_len,
+				  .kind = kind,
+				  .attrs = attrs,
+				  .old_entry = old_e,
+				  .new_entry = new_e};
+
+		if (!r->cb->keep_change(r->cb->user, &c)) {
+			r->st->passed_over++;
+			return 0; /* the entries stay the caller's, who frees them */
+		}
+	}
 	if (r->nfound == r->found_cap) {
 		size_t cap = r->found_cap ? r->found_cap * 2 : 64;
 		struct found *p = realloc(r->found, cap * sizeof(*p));

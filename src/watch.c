@@ -968,11 +968,21 @@ static int check_on_change(void *user, const vigil_change *c)
 	return 0;
 }
 
+/* After an overflow, what was already reported live and has not moved since is not said
+ * again (nor held in memory to sort): the check is for what the lost events hid. */
+static bool check_keep(void *user, const vigil_change *c)
+{
+	struct check_ctx *cc = user;
+
+	return cc->trigger != DET_OVERFLOW_CHECK || !watch_reported_same(cc->w, c);
+}
+
 static void *check_main(void *arg)
 {
 	vigil_watch *w = arg;
 	struct check_ctx cc = {.w = w, .trigger = w->check_trigger};
-	vigil_baseline_callbacks cb = {.on_change = check_on_change, .user = &cc};
+	vigil_baseline_callbacks cb = {
+	    .on_change = check_on_change, .keep_change = check_keep, .user = &cc};
 	vigil_baseline_options o = w->bo;
 	vigil_baseline_stats st;
 	char err[512] = "";
@@ -1018,10 +1028,11 @@ static void write_check_extra(FILE *f, void *user)
 
 	fprintf(f,
 		",\"trigger\":\"%s\",\"entries\":%llu,\"added\":%llu,\"removed\":%llu,"
-		"\"changed\":%llu,\"elapsed_ms\":%llu",
+		"\"changed\":%llu,\"already_reported\":%llu,\"elapsed_ms\":%llu",
 		w->check_trigger == DET_STARTUP_CHECK ? "start" : "overflow",
 		(unsigned long long)st->entries, (unsigned long long)st->added,
 		(unsigned long long)st->removed, (unsigned long long)st->changed,
+		(unsigned long long)st->passed_over,
 		(unsigned long long)(st->elapsed_ns / 1000000));
 }
 
@@ -1048,16 +1059,23 @@ static void check_finished(vigil_watch *w)
 		    w, w->check_rc == VIGIL_E_FORMAT ? VIGIL_SEV_CRITICAL : VIGIL_SEV_ERROR,
 		    "check", reason, write_check_extra, w);
 	} else {
+		char repeated[128] = "";
+
+		if (st->passed_over > 0)
+			snprintf(repeated, sizeof(repeated),
+				 "; %llu more already reported as they happened, not repeated",
+				 (unsigned long long)st->passed_over);
 		snprintf(reason, sizeof(reason),
 			 "The %s compared %llu entries with the baseline: %llu change%s (%llu "
-			 "added, %llu removed, %llu changed)%s.",
+			 "added, %llu removed, %llu changed)%s%s.",
 			 what, (unsigned long long)st->entries, (unsigned long long)n,
 			 n == 1 ? "" : "s", (unsigned long long)st->added,
 			 (unsigned long long)st->removed, (unsigned long long)st->changed,
 			 n == 0 ? ""
 			 : w->check_trigger == DET_STARTUP_CHECK
 			     ? ", each reported: made while vigil watch was not running"
-			     : ", each reported");
+			     : ", each reported",
+			 repeated);
 		watch_agent_alert(w, n ? VIGIL_SEV_WARNING : VIGIL_SEV_INFO, "check", reason,
 				  write_check_extra, w);
 	}
@@ -1757,6 +1775,7 @@ int vigil_watch_new(const vigil_watch_options *o, vigil_watch **out, char *err, 
 		return VIGIL_E_NOMEM;
 	w->epfd = w->sigfd = w->timerfd = w->tickfd = w->stopfd = w->wakefd = w->mountfd = -1;
 	pthread_mutex_init(&w->mu, NULL);
+	pthread_mutex_init(&w->reported_mu, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	w->self = getpid();
 	if ((rc = copy_options(w, o)) != 0 || (rc = merge_watch_config(w, err, cap)) != 0)
@@ -2116,7 +2135,9 @@ void vigil_watch_free(vigil_watch *w)
 	for (size_t i = 0; i < w->nlists; i++)
 		free(w->lists[i]);
 	free(w->lists);
+	watch_reported_free(w);
 	pthread_mutex_destroy(&w->mu);
+	pthread_mutex_destroy(&w->reported_mu);
 	pthread_cond_destroy(&w->cond);
 	free(w);
 }

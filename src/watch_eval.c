@@ -237,6 +237,117 @@ static int severity_of(const vigil_change *c, unsigned flags)
 	return VIGIL_SEV_WARNING;
 }
 
+/* ---- what each path was last reported as ---- */
+
+#define REPORTED_MIN 4096
+#define REPORTED_MAX (1u << 20) /* slots (16 MiB); beyond, a new path may be said twice */
+#define STATE_ABSENT 1          /* removed, or made and removed again */
+
+struct reported_slot {
+	uint64_t key; /* watch_hash of the path, | 1; 0 = empty */
+	uint64_t state;
+};
+
+/* The values a change leaves the path with, as one number: the same whether the live
+ * evaluator or the check read them. Anything that differs only makes a path be said
+ * again, never kept quiet. */
+static uint64_t state_of(const vigil_watch *w, const vigil_change *c)
+{
+	const vigil_entry *e = c ? c->new_entry : NULL;
+	unsigned char b[96 + VIGIL_DIGEST_MAX];
+	size_t n = 0;
+
+	if (e == NULL || c->kind == VIGIL_CHANGE_REMOVED)
+		return STATE_ABSENT;
+#define PUT(v) (memcpy(b + n, &(v), sizeof(v)), n += sizeof(v))
+	PUT(e->type);
+	PUT(e->mode);
+	PUT(e->uid);
+	PUT(e->gid);
+	PUT(e->size);
+	PUT(e->mtime_ns);
+	PUT(e->ctime_ns);
+	PUT(e->inode);
+	PUT(e->nlink);
+	PUT(e->rdev);
+	PUT(e->flags);
+#undef PUT
+	memcpy(b + n, e->hash, e->hash_len);
+	n += e->hash_len;
+	return watch_hash(w, (const char *)b, n) | 2;
+}
+
+static struct reported_slot *reported_slot(const vigil_watch *w, uint64_t key)
+{
+	size_t mask = w->reported_cap - 1, i = key & mask;
+
+	while (w->reported[i].key != 0 && w->reported[i].key != key)
+		i = (i + 1) & mask;
+	return &w->reported[i];
+}
+
+static int reported_grow(vigil_watch *w)
+{
+	size_t cap = w->reported_cap ? w->reported_cap * 2 : REPORTED_MIN;
+	struct reported_slot *old = w->reported;
+	size_t oldcap = w->reported_cap;
+
+	if (cap > REPORTED_MAX)
+		return VIGIL_E_LIMIT;
+	if ((w->reported = calloc(cap, sizeof(*w->reported))) == NULL) {
+		w->reported = old;
+		return VIGIL_E_NOMEM;
+	}
+	w->reported_cap = cap;
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].key != 0)
+			*reported_slot(w, old[i].key) = old[i];
+	free(old);
+	return 0;
+}
+
+static void reported_note(vigil_watch *w, const char *path, size_t len, uint64_t state)
+{
+	uint64_t key = watch_hash(w, path, len) | 1;
+	struct reported_slot *s;
+
+	pthread_mutex_lock(&w->reported_mu);
+	if ((w->reported_n + 1) * 2 > w->reported_cap)
+		(void)reported_grow(w); /* at most REPORTED_MAX: then filled up to 3/4 */
+	if (w->reported_cap > 0) {
+		s = reported_slot(w, key);
+		if (s->key == key)
+			s->state = state;
+		else if ((w->reported_n + 1) * 4 <= w->reported_cap * 3) {
+			s->key = key;
+			s->state = state;
+			w->reported_n++;
+		} /* else full: a check may say this path again */
+	}
+	pthread_mutex_unlock(&w->reported_mu);
+}
+
+bool watch_reported_same(vigil_watch *w, const vigil_change *c)
+{
+	uint64_t key = watch_hash(w, c->path, c->path_len) | 1, state = state_of(w, c);
+	bool same = false;
+
+	pthread_mutex_lock(&w->reported_mu);
+	if (w->reported_cap > 0) {
+		const struct reported_slot *s = reported_slot(w, key);
+		same = s->key == key && s->state == state;
+	}
+	pthread_mutex_unlock(&w->reported_mu);
+	return same;
+}
+
+void watch_reported_free(vigil_watch *w)
+{
+	free(w->reported);
+	w->reported = NULL;
+	w->reported_cap = w->reported_n = 0;
+}
+
 static void send_alert(vigil_watch *w, const vigil_change *c, const char *path, size_t path_len,
 		       const char *change_name, const wjob *j, int basis)
 {
@@ -305,7 +416,9 @@ static void send_alert(vigil_watch *w, const vigil_change *c, const char *path, 
 			 c && c->kind == VIGIL_CHANGE_CHANGED ? attrs : "",
 			 attrs[0] && c && c->kind == VIGIL_CHANGE_CHANGED ? ")" : "", other, who,
 			 tail);
-	(void)vigil_watch_emit(w, &a);
+	/* Only what reached the outputs counts as said (a dropped alert is said again). */
+	if (vigil_watch_emit(w, &a) == 0 && w->o.use_baseline)
+		reported_note(w, shown, c ? c->path_len : path_len, state_of(w, c));
 }
 
 void eval_change_alert(vigil_watch *w, const vigil_change *c, const wjob *j)

@@ -206,6 +206,11 @@ struct vigil_watch {
 	bool reload_done;            /* the evaluator finished a reload (ok or not) */
 	uint64_t removed_keys[4096]; /* evaluator: hashes of paths reported removed */
 	int64_t removed_ns[4096];
+	/* What each path was last reported as (the evaluator's and the check's alerts), so
+	 * the check after an overflow repeats none of it. Under reported_mu. */
+	pthread_mutex_t reported_mu;
+	struct reported_slot *reported;
+	size_t reported_cap, reported_n;
 
 	/* Check thread (start-up and after an overflow). */
 	pthread_t check_thread;
@@ -280,5 +285,9 @@ void wpolicy_free(wpolicy *p);
 wpolicy *wpolicy_from(const vigil_baseline *b);
 /* An integrity alert for one change, with the process and how it was found. */
 void eval_change_alert(vigil_watch *w, const vigil_change *c, const wjob *j);
+/* True if c's path was last reported in the state c finds it in: the check after an
+ * overflow need not say it again. Any thread. */
+bool watch_reported_same(vigil_watch *w, const vigil_change *c);
+void watch_reported_free(vigil_watch *w);
 
 #endif

@@ -69,7 +69,8 @@ typedef struct vigil_baseline_stats {
 	uint64_t files_hashed; /* regular files whose content was read */
 	uint64_t bytes_hashed;
 	uint64_t added, removed, changed;
-	uint64_t warnings; /* entries that vanished or could not be read */
+	uint64_t passed_over; /* check: changes keep_change left out (not in added..changed) */
+	uint64_t warnings;    /* entries that vanished or could not be read */
 	uint64_t elapsed_ns;
 	uint64_t generation;  /* the seal's generation after init/accept, or checked */
 	char seal_digest[65]; /* hex digest of the sealed header after init/accept */
@@ -86,6 +87,11 @@ typedef struct vigil_baseline_callbacks {
 	void (*on_progress)(void *user, const vigil_baseline_stats *st);
 	/* Another vigil holds the database; called once before waiting. */
 	void (*on_wait)(void *user, long holder_pid);
+	/* check: asked about each change as it is found (from the worker threads, one call at
+	 * a time), before it is held for the path-ordered report; false leaves it out of
+	 * memory and of the report. vigil watch skips what it has already reported live.
+	 * May be NULL: every change is kept. */
+	bool (*keep_change)(void *user, const vigil_change *c);
 	void *user;
 } vigil_baseline_callbacks;
 
