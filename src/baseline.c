@@ -174,24 +174,36 @@ static uint64_t path_tag(const struct run *r, EVP_MD_CTX *ctx, const char *path,
 	return v;
 }
 
+static void count_change(struct run *r, vigil_change_kind kind)
+{
+	if (kind == VIGIL_CHANGE_ADDED)
+		r->st->added++;
+	else if (kind == VIGIL_CHANGE_REMOVED)
+		r->st->removed++;
+	else
+		r->st->changed++;
+}
+
 static int found_add(struct run *r, vigil_change_kind kind, uint32_t attrs, vigil_entry *old_e,
 		     vigil_entry *new_e)
 {
+	const vigil_entry *e = new_e ? new_e : old_e;
+	vigil_change c = {.path = e->path,
+			  .path_len = e->path_len,
+			  .kind = kind,
+			  .attrs = attrs,
+			  .old_entry = old_e,
+			  .new_entry = new_e};
 	struct found *f;
 
-	if (r->cb->keep_change) {
-		const vigil_entry *e = new_e ? new_e : old_e;
-		vigil_change c = {.path = e->path,
-				  .path_len = e->path_len,
-				  .kind = kind,
-				  .attrs = attrs,
-				  .old_entry = old_e,
-				  .new_entry = new_e};
-
-		if (!r->cb->keep_change(r->cb->user, &c)) {
-			r->st->passed_over++;
-			return 0; /* the entries stay the caller's, who frees them */
-		}
+	/* Left out, or reported at once: the entries stay the caller's, who frees them. */
+	if (r->cb->keep_change && !r->cb->keep_change(r->cb->user, &c)) {
+		r->st->passed_over++;
+		return 0;
+	}
+	if (r->o->unordered && r->mode == RUN_CHECK) {
+		count_change(r, kind);
+		return r->cb->on_change ? r->cb->on_change(r->cb->user, &c) : 0;
 	}
 	if (r->nfound == r->found_cap) {
 		size_t cap = r->found_cap ? r->found_cap * 2 : 64;
@@ -214,12 +226,7 @@ static int found_add(struct run *r, vigil_change_kind kind, uint32_t attrs, vigi
 		f->new_e = *new_e;
 		memset(new_e, 0, sizeof(*new_e));
 	}
-	if (kind == VIGIL_CHANGE_ADDED)
-		r->st->added++;
-	else if (kind == VIGIL_CHANGE_REMOVED)
-		r->st->removed++;
-	else
-		r->st->changed++;
+	count_change(r, kind);
 	return 0;
 }
 
@@ -448,6 +455,7 @@ static void work_compare(struct run *r, vigil_store *store, EVP_MD_CTX *tag_ctx,
 	uint8_t mac[VIGIL_STORE_MAC_MAX];
 	size_t mac_len = 0;
 	uint32_t attrs = it->m.attrs, diff;
+	int frc;
 	uint64_t tag = 0;
 	int64_t prefix = -1;
 	bool have_old, quick_hit = false;
@@ -519,13 +527,15 @@ static void work_compare(struct run *r, vigil_store *store, EVP_MD_CTX *tag_ctx,
 	if (have_old && seen_add(r, tag) != 0 && r->error == 0)
 		r->error = VIGIL_E_NOMEM;
 	if (!have_old) {
-		if (found_add(r, VIGIL_CHANGE_ADDED, e.attrs, NULL, &e) != 0 && r->error == 0)
-			r->error = VIGIL_E_NOMEM;
+		if ((frc = found_add(r, VIGIL_CHANGE_ADDED, e.attrs, NULL, &e)) != 0 &&
+		    r->error == 0)
+			r->error = frc;
 	} else {
 		diff = judge(&old_e, &e, &info, attrs);
-		if (diff != 0 && found_add(r, VIGIL_CHANGE_CHANGED, diff, &old_e, &e) != 0 &&
+		if (diff != 0 &&
+		    (frc = found_add(r, VIGIL_CHANGE_CHANGED, diff, &old_e, &e)) != 0 &&
 		    r->error == 0)
-			r->error = VIGIL_E_NOMEM;
+			r->error = frc;
 	}
 	pthread_mutex_unlock(&r->lock);
 out:
@@ -1926,6 +1936,16 @@ void vigil_baseline_close(vigil_baseline *b)
 		return;
 	session_release(b);
 	free(b);
+}
+
+int vigil_baseline_hold(vigil_baseline *b)
+{
+	return b->r.store ? vigil_store_begin_read(b->r.store) : VIGIL_E_INVALID;
+}
+
+void vigil_baseline_release(vigil_baseline *b)
+{
+	vigil_store_rollback(b->r.store); /* a read transaction: nothing to undo */
 }
 
 int vigil_baseline_reload(vigil_baseline *b, char *err, size_t cap)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/fanotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,6 +63,7 @@
 /* A written file is scanned this long after its close: archivers write a temporary name
  * and rename it at once (zip's "ziXXXXXX"), and the alert should carry the final name. */
 #define SETTLE_NS (200ll * 1000000)
+#define SCAN_NICE 10 /* the scanner thread's nice value */
 
 typedef struct job {
 	int fd;     /* the written file (owned); -1: open path in the worker */
@@ -527,6 +529,10 @@ static void *worker_main(void *arg)
 {
 	exfil *x = arg;
 
+	/* Scanning is deferrable work: when the machine is busy (often with the very writes
+	 * that queued these archives), it yields to that work rather than slow it down. The
+	 * queue is bounded, and what it cannot take is reported as not scanned. */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), SCAN_NICE);
 	for (;;) {
 		job j;
 

@@ -22,6 +22,8 @@
 #define JOB_ALERTS_MAX 1000
 /* A path reported removed is not reported again (by its parent's removal) within this. */
 #define REMOVED_TTL_NS (10LL * 1000000000)
+/* Jobs compared under one snapshot of the baseline at most. */
+#define HOLD_JOBS 256
 /* Content is hashed for alerts without a baseline only up to this size. */
 #define HASH_MAX_BYTES (64LL * 1024 * 1024)
 
@@ -695,11 +697,20 @@ static void eval_path(vigil_watch *w, wjob *j)
 static void *eval_main(void *arg)
 {
 	vigil_watch *w = arg;
+	unsigned held = 0; /* jobs compared under the snapshot held, 0: none held */
 
 	for (;;) {
 		wjob *j;
 
 		pthread_mutex_lock(&w->mu);
+		/* A snapshot is held while jobs keep coming, never while asleep, and let go
+		 * now and then so that a long burst still sees the database move. */
+		if (held && (w->qhead == NULL || held >= HOLD_JOBS)) {
+			pthread_mutex_unlock(&w->mu);
+			vigil_baseline_release(w->base);
+			held = 0;
+			continue;
+		}
 		while (w->qhead == NULL && !w->quit)
 			pthread_cond_wait(&w->cond, &w->mu);
 		if (w->qhead == NULL) {
@@ -712,12 +723,22 @@ static void *eval_main(void *arg)
 			w->qtail = NULL;
 		w->qlen--;
 		pthread_mutex_unlock(&w->mu);
-		if (j->type == JOB_RELOAD)
+		if (j->type == JOB_RELOAD) {
+			if (held)
+				vigil_baseline_release(w->base);
+			held = 0;
 			eval_reload(w);
-		else
+		} else {
+			if (!held && w->base && vigil_baseline_hold(w->base) == 0)
+				held = 1;
+			else if (held)
+				held++;
 			eval_path(w, j);
+		}
 		wjob_free(j);
 	}
+	if (held)
+		vigil_baseline_release(w->base);
 	return NULL;
 }
 

@@ -29,9 +29,13 @@ typedef struct vigil_baseline_options {
 	const char *signing_key; /* Ed25519 private key PEM: seal by signature (init, accept) */
 	const char *public_key;  /* Ed25519 public key PEM: verify a signature (check) */
 	bool quick;              /* check: trust (size, mtime, ctime, inode), hash what moved */
-	bool wait;               /* wait for a lock another vigil holds (else fail at once) */
-	unsigned jobs;           /* worker threads; 0 = online CPUs */
-	const char *note;        /* accept: a reviewer's note kept in the history */
+	/* check: each change goes to on_change as it is found (from the worker threads, one
+	 * call at a time) instead of being held to report in path order: memory stays flat
+	 * however many changes there are. */
+	bool unordered;
+	bool wait;        /* wait for a lock another vigil holds (else fail at once) */
+	unsigned jobs;    /* worker threads; 0 = online CPUs */
+	const char *note; /* accept: a reviewer's note kept in the history */
 } vigil_baseline_options;
 
 /* Fills *o with the defaults (everything NULL/0, hash_algo -1, wait true). */
@@ -170,6 +174,12 @@ VIGIL_API int vigil_baseline_open(const vigil_baseline_options *o, vigil_baselin
 				  size_t cap);
 VIGIL_API void vigil_baseline_close(vigil_baseline *b);
 VIGIL_API int vigil_baseline_reload(vigil_baseline *b, char *err, size_t cap);
+
+/* Keeps one snapshot of the database for the comparisons that follow, until
+ * vigil_baseline_release (which must come before reload or close): a burst of events
+ * then takes the database's lock once instead of once per path. Returns 0 or an error. */
+VIGIL_API int vigil_baseline_hold(vigil_baseline *b);
+VIGIL_API void vigil_baseline_release(vigil_baseline *b);
 
 /* The roots of the policy (absolute, globs expanded), to place watches. Borrowed until
  * close or reload. */
