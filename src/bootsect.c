@@ -12,22 +12,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ascii.h"
 #include "bootsect.h"
 #include "meta.h"
 
 enum kind { K_NONE, K_DISK, K_LOOP, K_MD };
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
 
 /* Skips a run of digits at *p; false if there is none. */
 static bool digits(const char **p)
 {
 	const char *s = *p;
 
-	while (is_digit(**p))
+	while (ascii_is_digit(**p))
 		(*p)++;
 	return *p != s;
 }
@@ -100,7 +96,7 @@ static bool read_number(int dfd, const char *attr, unsigned long long *out)
 	buf[n] = '\0';
 	if (buf[n - 1] == '\n')
 		buf[n - 1] = '\0';
-	if (!is_digit(buf[0]))
+	if (!ascii_is_digit(buf[0]))
 		return false;
 	errno = 0;
 	*out = strtoull(buf, &end, 10);

@@ -9,6 +9,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "ascii.h"
 #include "detect.h"
 
 /*
@@ -37,25 +38,9 @@ typedef struct classes {
 	uint64_t upper; /* A-Z */
 } classes;
 
-static bool is_digit(uint8_t ch)
-{
-	return ch >= '0' && ch <= '9';
-}
-
-static bool is_upper(uint8_t ch)
-{
-	return ch >= 'A' && ch <= 'Z';
-}
-
 static bool is_alnum_upper(uint8_t ch)
 {
-	return is_digit(ch) || is_upper(ch);
-}
-
-/* Vectorscan's \w without HS_FLAG_UCP: ASCII letters, digits and '_'. */
-static bool is_word(uint8_t ch)
-{
-	return is_digit(ch) || is_upper(ch) || (ch >= 'a' && ch <= 'z') || ch == '_';
+	return ascii_is_digit(ch) || ascii_is_upper(ch);
 }
 
 /* Masks of p[0, n), n <= 64; the bits from n up are zero. */
@@ -65,11 +50,11 @@ static void classify_tail(const uint8_t *p, size_t n, classes *c)
 	c->digit = c->sep = c->upper = 0;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t bit = 1ull << i;
-		if (is_digit(p[i]))
+		if (ascii_is_digit(p[i]))
 			c->digit |= bit;
 		else if (p[i] == ' ' || p[i] == '-')
 			c->sep |= bit;
-		else if (is_upper(p[i]))
+		else if (ascii_is_upper(p[i]))
 			c->upper |= bit;
 	}
 }
@@ -138,9 +123,10 @@ static void report(finder *f, vigil_builtin which, size_t end)
 /* ddd-dd-dddd at p[0, 11). */
 static bool ssn_shape(const uint8_t *p)
 {
-	return p[3] == '-' && p[6] == '-' && is_digit(p[0]) && is_digit(p[1]) && is_digit(p[2]) &&
-	       is_digit(p[4]) && is_digit(p[5]) && is_digit(p[7]) && is_digit(p[8]) &&
-	       is_digit(p[9]) && is_digit(p[10]);
+	return p[3] == '-' && p[6] == '-' && ascii_is_digit(p[0]) && ascii_is_digit(p[1]) &&
+	       ascii_is_digit(p[2]) && ascii_is_digit(p[4]) && ascii_is_digit(p[5]) &&
+	       ascii_is_digit(p[7]) && ascii_is_digit(p[8]) && ascii_is_digit(p[9]) &&
+	       ascii_is_digit(p[10]);
 }
 
 /*
@@ -158,12 +144,13 @@ static size_t walk(finder *f, size_t start, size_t q)
 
 	for (x = start; x < f->to; x++) {
 		uint8_t ch = p[x];
-		if (is_digit(ch)) {
+		if (ascii_is_digit(ch)) {
 			ring[nd % 12] = x;
 			nd++;
 			if (nd >= 12 && (f->wanted & (1u << VIGIL_BUILTIN_CARD))) {
 				size_t s = ring[nd % 12]; /* the digit 11 digits back */
-				if (p[s] >= '2' && p[s] <= '6' && (s == 0 || !is_word(p[s - 1])))
+				if (p[s] >= '2' && p[s] <= '6' &&
+				    (s == 0 || !ascii_is_word(p[s - 1])))
 					report(f, VIGIL_BUILTIN_CARD, x + 1);
 			}
 			if ((f->wanted & (1u << VIGIL_BUILTIN_SSN)) && x >= f->low + 10 &&
@@ -173,8 +160,8 @@ static size_t walk(finder *f, size_t start, size_t q)
 		}
 		/* A single separator between two digits continues the run; a separator at
 		 * `to` - 1 does not yet, and no match ending by `to` needs it. */
-		if ((ch == ' ' || ch == '-') && nd > 0 && is_digit(p[x - 1]) && x + 1 < f->to &&
-		    is_digit(p[x + 1]))
+		if ((ch == ' ' || ch == '-') && nd > 0 && ascii_is_digit(p[x - 1]) &&
+		    x + 1 < f->to && ascii_is_digit(p[x + 1]))
 			continue;
 		if (x > q)
 			break;
@@ -278,12 +265,13 @@ static size_t card_from(const uint8_t *p, size_t len, size_t s)
 {
 	size_t i = s + 1;
 
-	if (p[s] < '2' || p[s] > '6' || (s > 0 && is_word(p[s - 1])))
+	if (p[s] < '2' || p[s] > '6' || (s > 0 && ascii_is_word(p[s - 1])))
 		return 0;
 	for (unsigned nd = 1; nd < 12; nd++) {
-		if (i < len && (p[i] == ' ' || p[i] == '-') && i + 1 < len && is_digit(p[i + 1]))
+		if (i < len && (p[i] == ' ' || p[i] == '-') && i + 1 < len &&
+		    ascii_is_digit(p[i + 1]))
 			i++;
-		if (i >= len || !is_digit(p[i]))
+		if (i >= len || !ascii_is_digit(p[i]))
 			return 0;
 		i++;
 	}
@@ -295,8 +283,8 @@ static size_t iban_from(const uint8_t *p, size_t len, size_t s)
 {
 	size_t i = s + 4;
 
-	if (s + 8 > len || !is_upper(p[s]) || !is_upper(p[s + 1]) || !is_digit(p[s + 2]) ||
-	    !is_digit(p[s + 3]))
+	if (s + 8 > len || !ascii_is_upper(p[s]) || !ascii_is_upper(p[s + 1]) ||
+	    !ascii_is_digit(p[s + 2]) || !ascii_is_digit(p[s + 3]))
 		return 0;
 	if (p[i] == ' ')
 		i++;

@@ -54,6 +54,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ascii.h"
 #include "defense.h"
 #include "fan_event.h"
 #include "json.h"
@@ -93,7 +94,7 @@
 
 /* s starts with prefix, then one or more characters accepted by is; returns what follows,
  * or NULL. */
-static const char *skip_run(const char *s, const char *prefix, int (*is)(int))
+static const char *skip_run(const char *s, const char *prefix, bool (*is)(unsigned char))
 {
 	size_t n = strlen(prefix);
 	const char *p;
@@ -105,16 +106,6 @@ static const char *skip_run(const char *s, const char *prefix, int (*is)(int))
 	return p == s + n ? NULL : p;
 }
 
-static int is_digit(int c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static int is_lower(int c)
-{
-	return c >= 'a' && c <= 'z';
-}
-
 /* "" or `sep` then a run of digits. */
 static bool is_opt_suffix(const char *p, const char *sep)
 {
@@ -122,7 +113,7 @@ static bool is_opt_suffix(const char *p, const char *sep)
 
 	if (*p == '\0')
 		return true;
-	q = skip_run(p, sep, is_digit);
+	q = skip_run(p, sep, ascii_is_digit);
 	return q != NULL && *q == '\0';
 }
 
@@ -135,19 +126,19 @@ bool vigil_rawdisk_name_is_guarded(const char *name)
 		return false;
 	/* sda, sda1, vdb2, xvda, hdc3 (sdaa.. after sdz). */
 	for (size_t i = 0; i < sizeof(lettered) / sizeof(*lettered); i++)
-		if ((p = skip_run(name, lettered[i], is_lower)) != NULL)
+		if ((p = skip_run(name, lettered[i], ascii_is_lower)) != NULL)
 			return is_opt_suffix(p, "");
 	/* nvme0n1, nvme0n1p2; not nvme0c0n1 (a hidden per-path device of NVMe multipath). */
-	if ((p = skip_run(name, "nvme", is_digit)) != NULL)
-		return (p = skip_run(p, "n", is_digit)) != NULL && is_opt_suffix(p, "p");
+	if ((p = skip_run(name, "nvme", ascii_is_digit)) != NULL)
+		return (p = skip_run(p, "n", ascii_is_digit)) != NULL && is_opt_suffix(p, "p");
 	/* mmcblk0, mmcblk0p1, mmcblk0boot0 (eMMC boot areas: firmware lives there). */
-	if ((p = skip_run(name, "mmcblk", is_digit)) != NULL)
+	if ((p = skip_run(name, "mmcblk", ascii_is_digit)) != NULL)
 		return is_opt_suffix(p, "p") || is_opt_suffix(p, "boot");
-	if ((p = skip_run(name, "loop", is_digit)) != NULL)
+	if ((p = skip_run(name, "loop", ascii_is_digit)) != NULL)
 		return is_opt_suffix(p, "p");
-	if ((p = skip_run(name, "md", is_digit)) != NULL)
+	if ((p = skip_run(name, "md", ascii_is_digit)) != NULL)
 		return is_opt_suffix(p, "p");
-	if ((p = skip_run(name, "dm-", is_digit)) != NULL)
+	if ((p = skip_run(name, "dm-", ascii_is_digit)) != NULL)
 		return *p == '\0';
 	return false;
 }

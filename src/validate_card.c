@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "ascii.h"
 #include "detect.h"
 
 /* The card rule's max_before in rules.c. A run that reaches window position 0 is known to
@@ -30,11 +31,6 @@ typedef struct group {
 	size_t n;   /* digits */
 } group;
 
-static bool is_digit(uint8_t ch)
-{
-	return ch >= '0' && ch <= '9';
-}
-
 static bool is_sep(uint8_t ch)
 {
 	return ch == ' ' || ch == '-';
@@ -42,11 +38,6 @@ static bool is_sep(uint8_t ch)
 
 /* Letters, digits and '_': a card glued to one of these is part of an identifier, a hex
  * digest or a longer number, never a card written on its own. */
-static bool is_word(uint8_t ch)
-{
-	return is_digit(ch) || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_';
-}
-
 bool vigil_luhn_ok(const char *digits, size_t n)
 {
 	unsigned sum = 0;
@@ -56,7 +47,7 @@ bool vigil_luhn_ok(const char *digits, size_t n)
 		return false;
 	for (size_t i = n; i-- > 0;) {
 		unsigned d;
-		if (!is_digit((uint8_t)digits[i]))
+		if (!ascii_is_digit((uint8_t)digits[i]))
 			return false;
 		d = (unsigned)(digits[i] - '0');
 		if (dbl) {
@@ -170,10 +161,10 @@ static bool expiry_after(const uint8_t *p, size_t len, size_t end)
 {
 	size_t i = end, lim = end + 8 < len ? end + 8 : len;
 
-	while (i < lim && !is_digit(p[i]) && p[i] != '\n')
+	while (i < lim && !ascii_is_digit(p[i]) && p[i] != '\n')
 		i++;
-	if (i + 5 > len || !is_digit(p[i]) || !is_digit(p[i + 1]) || p[i + 2] != '/' ||
-	    !is_digit(p[i + 3]) || !is_digit(p[i + 4]))
+	if (i + 5 > len || !ascii_is_digit(p[i]) || !ascii_is_digit(p[i + 1]) || p[i + 2] != '/' ||
+	    !ascii_is_digit(p[i + 3]) || !ascii_is_digit(p[i + 4]))
 		return false;
 	return (p[i] == '0' && p[i + 1] != '0') || (p[i] == '1' && p[i + 1] <= '2');
 }
@@ -271,7 +262,7 @@ static bool hex_group(const uint8_t *t, bool word_before, bool word_after)
 		return false;
 	for (int k = 0; k < 4; k++) {
 		bool hexletter = (t[k] >= 'A' && t[k] <= 'F') || (t[k] >= 'a' && t[k] <= 'f');
-		if (!is_digit(t[k]) && !hexletter)
+		if (!ascii_is_digit(t[k]) && !hexletter)
 			return false;
 		letter |= hexletter;
 	}
@@ -283,10 +274,11 @@ static bool after_iban_groups(const uint8_t *p, size_t i)
 	for (int groups = 0; groups < 8 && i >= 5 && p[i - 1] == ' '; groups++) {
 		const uint8_t *t = p + i - 5;
 		for (int k = 0; k < 4; k++)
-			if (!is_digit(t[k]) && !(t[k] >= 'A' && t[k] <= 'Z'))
+			if (!ascii_is_digit(t[k]) && !(t[k] >= 'A' && t[k] <= 'Z'))
 				return false;
-		if (t[0] >= 'A' && t[0] <= 'Z' && t[1] >= 'A' && t[1] <= 'Z' && is_digit(t[2]) &&
-		    is_digit(t[3]) && (i == 5 || !is_word(p[i - 6])))
+		if (t[0] >= 'A' && t[0] <= 'Z' && t[1] >= 'A' && t[1] <= 'Z' &&
+		    ascii_is_digit(t[2]) && ascii_is_digit(t[3]) &&
+		    (i == 5 || !ascii_is_word(p[i - 6])))
 			return true;
 		i -= 5;
 	}
@@ -301,7 +293,7 @@ size_t vigil_validate_card(vigil_check *c)
 	group g[CARD_GROUPS];
 	uint8_t seps[CARD_GROUPS];
 
-	if (end == 0 || end > c->len || !is_digit(p[end - 1]))
+	if (end == 0 || end > c->len || !ascii_is_digit(p[end - 1]))
 		return 0;
 
 	/* The maximal run of digits joined by single separators around the trigger; i and
@@ -312,12 +304,12 @@ size_t vigil_validate_card(vigil_check *c)
 			left_cut = true;
 			break;
 		}
-		if (is_digit(p[i - 1])) {
+		if (ascii_is_digit(p[i - 1])) {
 			i--;
 			continue;
 		}
 		if (is_sep(p[i - 1])) {
-			if (i >= 2 && is_digit(p[i - 2])) {
+			if (i >= 2 && ascii_is_digit(p[i - 2])) {
 				i -= 2;
 				continue;
 			}
@@ -335,12 +327,12 @@ size_t vigil_validate_card(vigil_check *c)
 			right_cut = true;
 			break;
 		}
-		if (is_digit(p[j])) {
+		if (ascii_is_digit(p[j])) {
 			j++;
 			continue;
 		}
 		if (is_sep(p[j])) {
-			if (j + 1 < c->len && is_digit(p[j + 1])) {
+			if (j + 1 < c->len && ascii_is_digit(p[j + 1])) {
 				j += 2;
 				continue;
 			}
@@ -356,24 +348,24 @@ size_t vigil_validate_card(vigil_check *c)
 	 * or '_' glues the run into a longer token. */
 	if (i > 0 && !left_cut) {
 		uint8_t l = p[i - 1];
-		if (is_word(l) || (l == '.' && i >= 2 && is_digit(p[i - 2])))
+		if (ascii_is_word(l) || (l == '.' && i >= 2 && ascii_is_digit(p[i - 2])))
 			left_glued = true;
 	}
 	if (j < c->len && !right_cut) {
 		uint8_t r = p[j];
-		if (is_word(r))
+		if (ascii_is_word(r))
 			right_glued = true;
-		else if (r == '.' && j + 1 < c->len && is_digit(p[j + 1]))
+		else if (r == '.' && j + 1 < c->len && ascii_is_digit(p[j + 1]))
 			right_glued = true;
 		else if (r == '.' && j + 1 == c->len && !c->eof)
 			right_glued = true;
 	}
 
 	if (i >= 5 && !left_cut && p[i - 1] == ' ' &&
-	    hex_group(p + i - 5, i > 5 && is_word(p[i - 6]), false))
+	    hex_group(p + i - 5, i > 5 && ascii_is_word(p[i - 6]), false))
 		left_glued = true;
 	if (j + 5 <= c->len && !right_cut && p[j] == ' ' &&
-	    hex_group(p + j + 1, false, j + 5 < c->len && is_word(p[j + 5])))
+	    hex_group(p + j + 1, false, j + 5 < c->len && ascii_is_word(p[j + 5])))
 		right_glued = true;
 
 	/* Split the run into groups. */
@@ -381,7 +373,7 @@ size_t vigil_validate_card(vigil_check *c)
 		if (k == CARD_GROUPS)
 			return j; /* a long numeric table, judged as a whole: no card */
 		g[k].off = q;
-		while (q < j && is_digit(p[q]))
+		while (q < j && ascii_is_digit(p[q]))
 			q++;
 		g[k].n = q - g[k].off;
 		if (q < j) {

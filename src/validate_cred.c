@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "ascii.h"
 #include "detect.h"
 
 /* How far after an AWS access key id its secret is looked for (the rule's max_after). */
@@ -19,45 +20,14 @@
 #define PASS_STARS       16
 #define KEY_NAME_MAX     48
 
-static bool is_digit(uint8_t ch)
-{
-	return ch >= '0' && ch <= '9';
-}
-
-static bool is_lower(uint8_t ch)
-{
-	return ch >= 'a' && ch <= 'z';
-}
-
-static bool is_upper(uint8_t ch)
-{
-	return ch >= 'A' && ch <= 'Z';
-}
-
-static bool is_alpha(uint8_t ch)
-{
-	return is_lower(ch) || is_upper(ch);
-}
-
-static bool is_alnum(uint8_t ch)
-{
-	return is_digit(ch) || is_alpha(ch);
-}
-
-/* \w of the trigger patterns: a token glued to one of these is part of a longer one. */
-static bool is_word(uint8_t ch)
-{
-	return is_alnum(ch) || ch == '_';
-}
-
 static bool is_b64(uint8_t ch)
 {
-	return is_alnum(ch) || ch == '/' || ch == '+';
+	return ascii_is_alnum(ch) || ch == '/' || ch == '+';
 }
 
 static uint8_t lower(uint8_t ch)
 {
-	return is_upper(ch) ? (uint8_t)(ch - 'A' + 'a') : ch;
+	return ascii_is_upper(ch) ? (uint8_t)(ch - 'A' + 'a') : ch;
 }
 
 /* Case-insensitive search for a lower-case needle. */
@@ -108,7 +78,7 @@ static bool is_placeholder(const uint8_t *s, size_t n, bool few_distinct)
 			run = s[i] == s[i - 1] ? run + 1 : 1;
 		if (run >= 8)
 			return true;
-		if (is_alnum(s[i]) && !seen[s[i]]) {
+		if (ascii_is_alnum(s[i]) && !seen[s[i]]) {
 			seen[s[i]] = true;
 			distinct++;
 		}
@@ -166,9 +136,9 @@ static bool aws_secret_ok(const uint8_t *s, bool near_id)
 	bool lo = false, up = false, dg = false;
 
 	for (size_t i = 0; i < AWS_SECRET_LEN; i++) {
-		lo |= is_lower(s[i]);
-		up |= is_upper(s[i]);
-		dg |= is_digit(s[i]);
+		lo |= ascii_is_lower(s[i]);
+		up |= ascii_is_upper(s[i]);
+		dg |= ascii_is_digit(s[i]);
 	}
 	if (!lo || !up || (near_id && !dg))
 		return false;
@@ -207,9 +177,9 @@ size_t vigil_validate_aws_key_id(vigil_check *c)
 	    memcmp(p + s, "ABIA", 4) != 0 && memcmp(p + s, "ACCA", 4) != 0)
 		return 0;
 	for (i = s + 4; i < e; i++)
-		if (!is_upper(p[i]) && !is_digit(p[i]))
+		if (!ascii_is_upper(p[i]) && !ascii_is_digit(p[i]))
 			return 0;
-	if ((s > 0 && is_word(p[s - 1])) || (e < c->len && is_word(p[e])))
+	if ((s > 0 && ascii_is_word(p[s - 1])) || (e < c->len && ascii_is_word(p[e])))
 		return 0;
 	/* AKIAIOSFODNN7EXAMPLE and friends; the body is too short for the distinct test. */
 	if (contains_ci(p + s, 20, "example") || is_placeholder(p + s + 4, 16, false))
@@ -294,9 +264,9 @@ size_t vigil_validate_github(vigil_check *c)
 		return 0;
 	}
 	for (size_t i = body; i < e; i++)
-		if (!is_alnum(p[i]) && !(p[i] == '_' && i == body + 22 && body == s + 11))
+		if (!ascii_is_alnum(p[i]) && !(p[i] == '_' && i == body + 22 && body == s + 11))
 			return 0;
-	if ((s > 0 && is_word(p[s - 1])) || (e < c->len && is_word(p[e])))
+	if ((s > 0 && ascii_is_word(p[s - 1])) || (e < c->len && ascii_is_word(p[e])))
 		return 0;
 	/* GitHub's checksum is deliberately not verified: test corpora and honeytokens use
 	 * random bodies, and a token that only looks real is still worth a look. */
@@ -315,13 +285,13 @@ size_t vigil_validate_slack(vigil_check *c)
 	if (memcmp(p + s, "xox", 3) != 0 || strchr("abposr", p[s + 3]) == NULL || p[s + 3] == 0 ||
 	    p[s + 4] != '-')
 		return 0;
-	if (s > 0 && is_word(p[s - 1]))
+	if (s > 0 && ascii_is_word(p[s - 1]))
 		return 0;
 	body = s + 5;
 	for (size_t i = body; i < e; i++)
-		if (!is_alnum(p[i]))
+		if (!ascii_is_alnum(p[i]))
 			return 0;
-	while (e < c->len && (is_alnum(p[e]) || p[e] == '-') && e - body <= SLACK_BODY_MAX)
+	while (e < c->len && (ascii_is_alnum(p[e]) || p[e] == '-') && e - body <= SLACK_BODY_MAX)
 		e++;
 	if (e - body > SLACK_BODY_MAX || (e == c->len && !c->eof))
 		return 0;
@@ -345,13 +315,13 @@ size_t vigil_validate_stripe(vigil_check *c)
 	s = e - 32;
 	if ((p[s] != 's' && p[s] != 'r') || memcmp(p + s + 1, "k_live_", 7) != 0)
 		return 0;
-	if (s > 0 && is_word(p[s - 1]))
+	if (s > 0 && ascii_is_word(p[s - 1]))
 		return 0;
 	body = s + 8;
 	for (size_t i = body; i < e; i++)
-		if (!is_alnum(p[i]))
+		if (!ascii_is_alnum(p[i]))
 			return 0;
-	while (e < c->len && is_alnum(p[e]) && e - body <= STRIPE_BODY_MAX)
+	while (e < c->len && ascii_is_alnum(p[e]) && e - body <= STRIPE_BODY_MAX)
 		e++;
 	if (e - body > STRIPE_BODY_MAX || e - body < STRIPE_BODY_MIN)
 		return 0;
@@ -374,11 +344,11 @@ size_t vigil_validate_google(vigil_check *c)
 	if (memcmp(p + s, "AIza", 4) != 0)
 		return 0;
 	for (size_t i = s + 4; i < e; i++)
-		if (!is_word(p[i]) && p[i] != '-')
+		if (!ascii_is_word(p[i]) && p[i] != '-')
 			return 0;
-	if (s > 0 && (is_word(p[s - 1]) || p[s - 1] == '-'))
+	if (s > 0 && (ascii_is_word(p[s - 1]) || p[s - 1] == '-'))
 		return 0;
-	if (e < c->len ? (is_word(p[e]) || p[e] == '-') : !c->eof)
+	if (e < c->len ? (ascii_is_word(p[e]) || p[e] == '-') : !c->eof)
 		return 0;
 	if (is_placeholder(p + s + 4, 35, true))
 		return 0;
@@ -404,7 +374,7 @@ static bool key_is_meta(const uint8_t *k, size_t n)
 	while (a < n) {
 		size_t b = a + 1;
 		while (b < n && k[b] != '_' && k[b] != '-' &&
-		       !(is_lower(k[b - 1]) && is_upper(k[b])))
+		       !(ascii_is_lower(k[b - 1]) && ascii_is_upper(k[b])))
 			b++;
 		for (size_t i = 0; i < sizeof(meta) / sizeof(meta[0]); i++)
 			if (equals_ci(k + a, b - a, meta[i]))
@@ -425,32 +395,33 @@ static bool code_word(const uint8_t *s, size_t n)
 {
 	size_t i = 1;
 
-	if (n == 0 || !(is_alpha(s[0]) || s[0] == '_'))
+	if (n == 0 || !(ascii_is_alpha(s[0]) || s[0] == '_'))
 		return false;
 	if (memchr(s, '_', n) != NULL) {
 		bool lo = false, up = false;
 		for (i = 0; i < n; i++) {
-			if (!is_word(s[i]))
+			if (!ascii_is_word(s[i]))
 				return false;
-			lo |= is_lower(s[i]);
-			up |= is_upper(s[i]);
+			lo |= ascii_is_lower(s[i]);
+			up |= ascii_is_upper(s[i]);
 		}
 		return !(lo && up);
 	}
 	/* [A-Za-z][a-z]+([A-Z][a-z]+)*[0-9]*, or one case throughout */
-	while (i < n && is_lower(s[i]))
+	while (i < n && ascii_is_lower(s[i]))
 		i++;
 	if (i > 1) {
-		while (i + 1 < n && is_upper(s[i]) && is_lower(s[i + 1])) {
+		while (i + 1 < n && ascii_is_upper(s[i]) && ascii_is_lower(s[i + 1])) {
 			i++;
-			while (i < n && is_lower(s[i]))
+			while (i < n && ascii_is_lower(s[i]))
 				i++;
 		}
 	} else {
-		while (i < n && is_upper(s[i]) == is_upper(s[0]) && is_alpha(s[i]))
+		while (i < n && ascii_is_upper(s[i]) == ascii_is_upper(s[0]) &&
+		       ascii_is_alpha(s[i]))
 			i++;
 	}
-	while (i < n && is_digit(s[i]))
+	while (i < n && ascii_is_digit(s[i]))
 		i++;
 	return i == n;
 }
@@ -468,7 +439,8 @@ static bool is_code_name(const uint8_t *v, size_t n)
 	/* Digits in names end a word (db2, oauth2.token); generated passwords put them
 	 * anywhere. */
 	for (size_t i = 0; i + 1 < n; i++)
-		if (is_digit(v[i]) && !is_digit(v[i + 1]) && v[i + 1] != '.' && v[i + 1] != '_')
+		if (ascii_is_digit(v[i]) && !ascii_is_digit(v[i + 1]) && v[i + 1] != '.' &&
+		    v[i + 1] != '_')
 			return false;
 
 	for (size_t i = 0; i <= n; i++) {
@@ -483,10 +455,10 @@ static bool is_code_name(const uint8_t *v, size_t n)
 		return true;
 	/* lowerCamelCase of letters only */
 	for (size_t i = 0; i < n; i++) {
-		up |= is_upper(v[i]);
-		dg |= is_digit(v[i]);
+		up |= ascii_is_upper(v[i]);
+		dg |= ascii_is_digit(v[i]);
 	}
-	return is_lower(v[0]) && up && !dg;
+	return ascii_is_lower(v[0]) && up && !dg;
 }
 
 /* A value that names where the password comes from instead of being one. */
@@ -513,7 +485,7 @@ static bool value_is_reference(const uint8_t *v, size_t n, bool quoted)
 	if (is_code_name(v, n))
 		return true;
 	/* "password= user=bob": the value is empty and the next key follows. */
-	for (i = 0; i < n && (is_word(v[i]) || v[i] == '.'); i++)
+	for (i = 0; i < n && (ascii_is_word(v[i]) || v[i] == '.'); i++)
 		;
 	if (i > 0 && i < n && v[i] == '=' && i + 1 < n && v[i + 1] != '=')
 		return true;
@@ -574,10 +546,10 @@ static bool value_is_strong(const uint8_t *v, size_t n)
 	int classes;
 
 	for (size_t i = 0; i < n; i++) {
-		lo |= is_lower(v[i]);
-		up |= is_upper(v[i]);
-		dg |= is_digit(v[i]);
-		sy |= !is_alnum(v[i]);
+		lo |= ascii_is_lower(v[i]);
+		up |= ascii_is_upper(v[i]);
+		dg |= ascii_is_digit(v[i]);
+		sy |= !ascii_is_alnum(v[i]);
 	}
 	if (!dg && !sy && n < 12)
 		return false;
@@ -597,7 +569,7 @@ static bool literal_value_ok(const uint8_t *v, size_t n)
 	size_t i, at = n;
 
 	for (i = 0; i < n; i++) {
-		only_digits_dots &= is_digit(v[i]) || v[i] == '.';
+		only_digits_dots &= ascii_is_digit(v[i]) || v[i] == '.';
 		if (v[i] == '@' && at == n)
 			at = i;
 	}
@@ -615,28 +587,28 @@ static bool unquoted_value_ok(const uint8_t *v, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		digit |= is_digit(v[i]);
-		symbol |= !is_alnum(v[i]) && v[i] != '_';
+		digit |= ascii_is_digit(v[i]);
+		symbol |= !ascii_is_alnum(v[i]) && v[i] != '_';
 	}
 	if (!digit && !symbol) {
 		/* A long lower-case passphrase, yes; a CamelCase or short word, no. */
 		for (i = 0; i < n; i++)
-			if (!is_lower(v[i]))
+			if (!ascii_is_lower(v[i]))
 				return false;
 		return n >= 16;
 	}
 	/* IDENTIFIER+123, NAME-1, A|B */
-	for (i = 0; i < n && (is_alnum(v[i]) || v[i] == '_'); i++)
+	for (i = 0; i < n && (ascii_is_alnum(v[i]) || v[i] == '_'); i++)
 		;
-	if (i >= 4 && i < n && strchr("+-*|^", v[i]) != NULL && is_upper(v[0]))
+	if (i >= 4 && i < n && strchr("+-*|^", v[i]) != NULL && ascii_is_upper(v[0]))
 		return false;
 	/* A short lower-case word with a number at its end is a name in code (pnuint8,
 	 * int64, utf16le's kin), not the mixed secret a config file holds. */
-	for (i = 0; i < n && is_lower(v[i]); i++)
+	for (i = 0; i < n && ascii_is_lower(v[i]); i++)
 		;
 	if (i > 0 && n < 12 && n - i <= 3) {
 		size_t k = i;
-		while (k < n && is_digit(v[k]))
+		while (k < n && ascii_is_digit(v[k]))
 			k++;
 		if (k == n)
 			return false;
@@ -702,7 +674,7 @@ static bool key_stands_alone(const uint8_t *p, size_t ks)
 	}
 	if (j == ks && p[j - 1] == '.') {
 		/* A dotted properties key that starts its line: spring.datasource.password. */
-		while (j > 0 && (is_word(p[j - 1]) || p[j - 1] == '.' || p[j - 1] == '-'))
+		while (j > 0 && (ascii_is_word(p[j - 1]) || p[j - 1] == '.' || p[j - 1] == '-'))
 			j--;
 		while (j > 0 && is_blank(p[j - 1]))
 			j--;
@@ -718,9 +690,9 @@ static bool key_stands_alone(const uint8_t *p, size_t ks)
 		}
 		return false;
 	}
-	if (j != ks && is_word(p[j - 1])) {
+	if (j != ks && ascii_is_word(p[j - 1])) {
 		size_t w = j;
-		while (w > 0 && is_word(p[w - 1]))
+		while (w > 0 && ascii_is_word(p[w - 1]))
 			w--;
 		if (!is_assign_keyword(p + w, j - w))
 			return false;
@@ -777,9 +749,9 @@ size_t vigil_validate_password(vigil_check *c)
 	if (ke > 0 && (p[ke - 1] == '"' || p[ke - 1] == '\''))
 		ke--;
 	ks = ke;
-	while (ks > 0 && ke - ks < KEY_NAME_MAX && is_word(p[ks - 1]))
+	while (ks > 0 && ke - ks < KEY_NAME_MAX && ascii_is_word(p[ks - 1]))
 		ks--;
-	if (ks == ke || (ks > 0 && is_word(p[ks - 1])))
+	if (ks == ke || (ks > 0 && ascii_is_word(p[ks - 1])))
 		return 0;
 	/* "${DB_PASSWORD:-x}": a shell or compose variable with its default, not a setting. */
 	if (ks >= 2 && p[ks - 1] == '{' && p[ks - 2] == '$')

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "ascii.h"
 #include "detect.h"
 
 typedef struct country {
@@ -40,21 +41,6 @@ static const country countries[] = {
 
 #define IBAN_MAX 34 /* ISO 13616 upper bound */
 
-static bool is_digit(uint8_t ch)
-{
-	return ch >= '0' && ch <= '9';
-}
-
-static bool is_upper(uint8_t ch)
-{
-	return ch >= 'A' && ch <= 'Z';
-}
-
-static bool is_alnum(uint8_t ch)
-{
-	return is_digit(ch) || is_upper(ch) || (ch >= 'a' && ch <= 'z');
-}
-
 static const country *find_country(const uint8_t *cc)
 {
 	size_t lo = 0, hi = sizeof(countries) / sizeof(countries[0]);
@@ -78,8 +64,8 @@ bool vigil_iban_ok(const char *iban, size_t n)
 
 	if (n < 5 || n > IBAN_MAX)
 		return false;
-	if (!is_upper((uint8_t)iban[0]) || !is_upper((uint8_t)iban[1]) ||
-	    !is_digit((uint8_t)iban[2]) || !is_digit((uint8_t)iban[3]))
+	if (!ascii_is_upper((uint8_t)iban[0]) || !ascii_is_upper((uint8_t)iban[1]) ||
+	    !ascii_is_digit((uint8_t)iban[2]) || !ascii_is_digit((uint8_t)iban[3]))
 		return false;
 	/* Check digits are 98 - (x mod 97): always 02..98. "00", "01" and "99" pass the
 	 * remainder test only by aliasing, never in a real IBAN. */
@@ -90,9 +76,9 @@ bool vigil_iban_ok(const char *iban, size_t n)
 	 * and the whole number mod 97 is 1. The remainder is carried digit by digit. */
 	for (size_t k = 0; k < n; k++) {
 		uint8_t ch = (uint8_t)iban[(k + 4) % n];
-		if (is_digit(ch))
+		if (ascii_is_digit(ch))
 			rem = (rem * 10 + (unsigned)(ch - '0')) % 97;
-		else if (is_upper(ch))
+		else if (ascii_is_upper(ch))
 			rem = (rem * 100 + (unsigned)(ch - 'A' + 10)) % 97;
 		else
 			return false;
@@ -114,13 +100,13 @@ size_t vigil_validate_iban(vigil_check *c)
 	/* The trigger is "CCdd XXXX" (9 bytes) or "CCddXXXX" (8): in the compact form the
 	 * byte five before the end is a check digit, never a space. */
 	start = (end >= 9 && p[end - 5] == ' ') ? end - 9 : end - 8;
-	if (!is_upper(p[start]) || !is_upper(p[start + 1]) || !is_digit(p[start + 2]) ||
-	    !is_digit(p[start + 3]))
+	if (!ascii_is_upper(p[start]) || !ascii_is_upper(p[start + 1]) ||
+	    !ascii_is_digit(p[start + 2]) || !ascii_is_digit(p[start + 3]))
 		return 0;
 	ct = find_country(p + start);
 	if (ct == NULL)
 		return 0;
-	if (start > 0 && is_alnum(p[start - 1]))
+	if (start > 0 && ascii_is_alnum(p[start - 1]))
 		return 0;
 
 	grouped = p[start + 4] == ' ';
@@ -131,12 +117,12 @@ size_t vigil_validate_iban(vigil_check *c)
 				return 0;
 			pos++;
 		}
-		if (pos >= c->len || !(is_upper(p[pos]) || is_digit(p[pos])))
+		if (pos >= c->len || !(ascii_is_upper(p[pos]) || ascii_is_digit(p[pos])))
 			return 0;
 		iban[n] = (char)p[pos++];
 	}
 	/* Exactly the registered length: what follows must end the token. */
-	if (pos < c->len ? is_alnum(p[pos]) : !c->eof)
+	if (pos < c->len ? ascii_is_alnum(p[pos]) : !c->eof)
 		return 0;
 	if (!vigil_iban_ok(iban, n))
 		return 0;

@@ -5,25 +5,11 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "ascii.h"
 #include "detect.h"
 
 /* How far after the keyword the number may start ("SSN #: ", "Social Security No. is "). */
 #define KEYWORD_GAP 24
-
-static bool is_digit(uint8_t ch)
-{
-	return ch >= '0' && ch <= '9';
-}
-
-static bool is_alpha(uint8_t ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-}
-
-static bool is_alnum(uint8_t ch)
-{
-	return is_digit(ch) || is_alpha(ch);
-}
 
 static unsigned num(const uint8_t *p, size_t n)
 {
@@ -66,14 +52,14 @@ static bool bounded(const vigil_check *c, size_t s, size_t e, bool spaced)
 {
 	const uint8_t *p = c->buf;
 
-	if (s > 0 && (is_alnum(p[s - 1]) || p[s - 1] == '-'))
+	if (s > 0 && (ascii_is_alnum(p[s - 1]) || p[s - 1] == '-'))
 		return false;
 	if (e < c->len) {
 		uint8_t r = p[e];
-		if (is_alnum(r))
+		if (ascii_is_alnum(r))
 			return false;
 		if (r == '-' || (spaced && r == ' ')) {
-			if (e + 1 >= c->len ? !c->eof : is_digit(p[e + 1]))
+			if (e + 1 >= c->len ? !c->eof : ascii_is_digit(p[e + 1]))
 				return false;
 		}
 	} else if (!c->eof) {
@@ -90,7 +76,7 @@ static void emit_ssn(vigil_check *c, size_t s, size_t e, vigil_confidence conf)
 	vigil_hit h;
 
 	for (size_t i = s; i < e; i++)
-		if (is_digit(p[i]))
+		if (ascii_is_digit(p[i]))
 			d[n++] = p[i];
 	memset(&h, 0, sizeof(h));
 	h.start = s;
@@ -114,7 +100,7 @@ static size_t read_ssn(const vigil_check *c, size_t s, uint8_t *sep)
 
 	if (s + 9 <= len) {
 		size_t i;
-		for (i = 0; i < 9 && is_digit(p[s + i]); i++)
+		for (i = 0; i < 9 && ascii_is_digit(p[s + i]); i++)
 			;
 		if (i == 9) {
 			*sep = 0;
@@ -124,7 +110,7 @@ static size_t read_ssn(const vigil_check *c, size_t s, uint8_t *sep)
 	if (s + 11 <= len && (p[s + 3] == '-' || p[s + 3] == ' ') && p[s + 6] == p[s + 3]) {
 		static const size_t digit_at[] = {0, 1, 2, 4, 5, 7, 8, 9, 10};
 		for (size_t i = 0; i < 9; i++)
-			if (!is_digit(p[s + digit_at[i]]))
+			if (!ascii_is_digit(p[s + digit_at[i]]))
 				return 0;
 		*sep = p[s + 3];
 		return s + 11;
@@ -169,7 +155,7 @@ static bool word_at(const vigil_check *c, size_t i, const char *w)
 		if (ch != (uint8_t)w[k])
 			return false;
 	}
-	return i + n == c->len || !is_alpha(c->buf[i + n]);
+	return i + n == c->len || !ascii_is_alpha(c->buf[i + n]);
 }
 
 size_t vigil_validate_ssn_keyword(vigil_check *c)
@@ -184,7 +170,7 @@ size_t vigil_validate_ssn_keyword(vigil_check *c)
 	lim = i + KEYWORD_GAP < c->len ? i + KEYWORD_GAP : c->len;
 	/* Skip what sits between a label and its value: punctuation, quotes, table bars,
 	 * and a few filler words ("SSN number is: ..."). */
-	while (i < lim && !is_digit(p[i])) {
+	while (i < lim && !ascii_is_digit(p[i])) {
 		size_t k;
 		if (strchr(" \t\r\n:=#\"'-.|()[]>*", p[i]) != NULL && p[i] != '\0') {
 			i++;
@@ -199,7 +185,7 @@ size_t vigil_validate_ssn_keyword(vigil_check *c)
 		if (k == sizeof(filler) / sizeof(filler[0]))
 			return 0;
 	}
-	if (i >= lim || !is_digit(p[i]))
+	if (i >= lim || !ascii_is_digit(p[i]))
 		return 0;
 	e = read_ssn(c, i, &sep);
 	if (e == 0 || !bounded(c, i, e, sep != '-') || !ssn_digits_ok(p, i, sep))
