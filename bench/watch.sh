@@ -241,6 +241,8 @@ cat >"$WORK/wbench.c" <<'EOF'
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/fanotify.h>
 #include <sys/inotify.h>
 #include <time.h>
 #include <unistd.h>
@@ -395,13 +397,81 @@ static int churn(char **argv)
 	return 0;
 }
 
+/* floor DIR: the least any fanotify watcher of DIR's file system costs the workload: the
+ * filesystem mark and event mask vigil watch places (names, pidfds), every event read and
+ * dropped (its pidfd closed), with the same 1 ms pause after a read, until SIGTERM. */
+static volatile sig_atomic_t floor_stop;
+
+static void floor_term(int sig)
+{
+	(void)sig;
+	floor_stop = 1;
+}
+
+static int floor_reader(char **argv)
+{
+	static char buf[65536] __attribute__((aligned(8)));
+	unsigned long long events = 0;
+	int fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME |
+				   0x80 /* FAN_REPORT_PIDFD */,
+			       O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+
+	signal(SIGTERM, floor_term);
+	if (fd < 0 || fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
+				    FAN_CREATE | FAN_DELETE | FAN_ATTRIB | FAN_CLOSE_WRITE |
+					FAN_MODIFY | FAN_ONDIR | FAN_RENAME,
+				    AT_FDCWD, argv[0]) != 0) {
+		perror("wbench: floor");
+		return 1;
+	}
+	printf("ready\n");
+	fflush(stdout);
+	while (!floor_stop) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		while ((n = read(fd, buf, sizeof(buf))) > 0) {
+			for (char *q = buf; q + sizeof(struct fanotify_event_metadata) <= buf + n;) {
+				struct fanotify_event_metadata *m = (void *)q;
+
+				if (m->event_len < sizeof(*m) || q + m->event_len > buf + n)
+					break;
+				for (size_t o = m->metadata_len; o + sizeof(struct fanotify_event_info_header) <= m->event_len;) {
+					struct fanotify_event_info_header *h = (void *)(q + o);
+
+					if (h->len == 0)
+						break;
+					if (h->info_type == 4 /* FAN_EVENT_INFO_TYPE_PIDFD */) {
+						int pfd;
+
+						memcpy(&pfd, q + o + sizeof(*h), sizeof(pfd));
+						if (pfd >= 0)
+							close(pfd);
+					}
+					o += h->len;
+				}
+				events++;
+				q += m->event_len;
+			}
+		}
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+	}
+	fprintf(stderr, "floor: %llu events\n", events);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 7 && strcmp(argv[1], "lat") == 0)
 		return lat(argv + 2);
 	if (argc == 4 && strcmp(argv[1], "churn") == 0)
 		return churn(argv + 2);
-	fputs("usage: wbench lat DIR ALERTS N PERIOD_US OUTPREFIX | churn DIR SECONDS\n", stderr);
+	if (argc == 3 && strcmp(argv[1], "floor") == 0)
+		return floor_reader(argv + 2);
+	fputs("usage: wbench lat DIR ALERTS N PERIOD_US OUTPREFIX | churn DIR SECONDS | floor DIR\n",
+	      stderr);
 	return 2;
 }
 EOF
@@ -561,15 +631,26 @@ wl_cc >/dev/null 2>&1 || die "make failed"
 [ "$(find "$TREE/obj" -name '*.o' | wc -l)" = "$CC_FILES" ] || die "make built the wrong number of objects"
 rm -f "$TREE"/obj/*.o
 
-CONDS=(off path baseline)
+# floor: the least a fanotify watcher costs (wbench floor: vigil's mark and mask, events
+# read and dropped), so vigil's overhead can be told apart from the kernel's.
+CONDS=(off floor path baseline)
 for ((i = 1; i <= RUNS; i++)); do
-	for ((c = 0; c < 3; c++)); do
+	for ((c = 0; c < ${#CONDS[@]}; c++)); do
 		# Alternated: each run starts with another condition.
-		cond=${CONDS[$(((c + i - 1) % 3))]}
+		cond=${CONDS[$(((c + i - 1) % ${#CONDS[@]}))]}
 		a=$WORK/ov-$cond-$i.jsonl
 		wait_alone "overhead ($cond, run $i)"
+		FPID=""
 		case $cond in
 		off) DPID="" ;;
+		floor)
+			DPID=""
+			"$WORK/wbench" floor "$TREE" >"$WORK/floor.out" 2>>"$WORK/floor.err" &
+			FPID=$!
+			DPIDS+=("$FPID") # killed by cleanup if the bench stops early
+			for _ in $(seq 100); do grep -q ready "$WORK/floor.out" && break; sleep 0.05; done
+			grep -q ready "$WORK/floor.out" || die "the fanotify floor reader did not start: $(cat "$WORK/floor.err")"
+			;;
 		path) start_daemon "$a" "$TREE" ;;
 		baseline) start_daemon "$a" --db "$WORK/tree.db" --key "$KEY" ;;
 		esac
@@ -591,6 +672,10 @@ for ((i = 1; i <= RUNS; i++)); do
 			res "ov.cc.$cond.$i.cpu $(awk -v a="$cpu1" -v b="$cpu2" -v h="$HZ" 'BEGIN { print (b - a) / h }')"
 			res "ov.$cond.$i.hwm $(vm_kb "$DPID" VmHWM)"
 			stop_daemon "$a"
+		fi
+		if [ -n "$FPID" ]; then
+			kill "$FPID"
+			wait "$FPID"
 		fi
 		rm -f "$TREE"/obj/*.o
 		note "overhead run $i/$RUNS, $cond: tar $(awk -v k="ov.tar.$cond.$i" '$1 == k { print $2 }' "$WORK/res") s, cc $(awk -v k="ov.cc.$cond.$i" '$1 == k { print $2 }' "$WORK/res") s"
@@ -740,22 +825,24 @@ for tag in ("path", "baseline"):
           f"{verdict(g('p99') <= 50)}; missing = 0: {int(g('missing'))} {verdict(g('missing') == 0)}")
 print()
 
-print(f"2. Overhead of heavy work inside the watched tree, median of {runs} runs, the three")
+print(f"2. Overhead of heavy work inside the watched tree, median of {runs} runs, the four")
 print("   conditions alternated (each run starts with another one). Wall seconds of the work only;")
 print("   'daemon CPU' is the daemon's utime+stime during the work and until its alerts were written.")
+print("   'fanotify floor': a minimal reader with vigil's filesystem mark and event mask that only")
+print("   reads and drops the events — what the kernel's event generation alone costs the work.")
 print(f"   tar: tar -xf of /usr/share/doc ({doc_files} files, {doc_entries} entries) into the tree, then rm -rf.")
 print(f"   cc:  make -j2 of {cc_files} small C files, gcc -O0 -c, objects into the tree.")
 print()
-print(f"{'workload':<6} {'no daemon s':>11} {'watch DIR s':>11} {'ratio':>6} {'watch --db s':>12} {'ratio':>6}   {'daemon CPU s DIR/--db':>21}   {'alerts DIR/--db':>15}")
+print(f"{'workload':<6} {'no daemon s':>11} {'floor s':>8} {'ratio':>6} {'watch DIR s':>11} {'ratio':>6} {'watch --db s':>12} {'ratio':>6}   {'daemon CPU s DIR/--db':>21}   {'alerts DIR/--db':>15}")
 med = lambda key, sfx="": statistics.median(f(f"{key}.{i}{sfx}") for i in range(1, int(runs) + 1))
 ratios = []
 for wl in ("tar", "cc"):
-    off, p, b = med(f"ov.{wl}.off"), med(f"ov.{wl}.path"), med(f"ov.{wl}.baseline")
+    off, fl, p, b = med(f"ov.{wl}.off"), med(f"ov.{wl}.floor"), med(f"ov.{wl}.path"), med(f"ov.{wl}.baseline")
     cp, cb = med(f"ov.{wl}.path", ".cpu"), med(f"ov.{wl}.baseline", ".cpu")
     al = lambda c: R.get(f"ov.{wl}.{c}.1.alerts", "? 0").split()
     ap, ab = al("path"), al("baseline")
     ratios += [(wl, "DIR", p / off), (wl, "--db", b / off)]
-    print(f"{wl:<6} {off:>11.2f} {p:>11.2f} {p / off:>6.3f} {b:>12.2f} {b / off:>6.3f}   {cp:>10.2f} / {cb:<8.2f}   {ap[0]:>7} / {ab[0]:<6}")
+    print(f"{wl:<6} {off:>11.2f} {fl:>8.2f} {fl / off:>6.3f} {p:>11.2f} {p / off:>6.3f} {b:>12.2f} {b / off:>6.3f}   {cp:>10.2f} / {cb:<8.2f}   {ap[0]:>7} / {ab[0]:<6}")
 print()
 print("  target: at most 5 % slower (ratio <= 1.05): " +
       "; ".join(f"{wl} {v} {r:.3f} {verdict(r <= 1.05)}" for wl, v, r in ratios))
@@ -765,9 +852,9 @@ if dropped:
 # Other work on a shared machine only ever adds time: the fastest runs are compared too.
 fast = lambda key: min(f(f"{key}.{i}") for i in range(1, int(runs) + 1))
 print("  ratio of the fastest runs: " + "; ".join(
-    f"{wl} {v} {fast(f'ov.{wl}.{c}') / fast(f'ov.{wl}.off'):.3f}" for wl in ("tar", "cc") for c, v in (("path", "DIR"), ("baseline", "--db"))))
+    f"{wl} {v} {fast(f'ov.{wl}.{c}') / fast(f'ov.{wl}.off'):.3f}" for wl in ("tar", "cc") for c, v in (("floor", "floor"), ("path", "DIR"), ("baseline", "--db"))))
 print("  runs (s): " + "; ".join(f"{wl} {c} " + " ".join(R.get(f"ov.{wl}.{c}.{i}", "?") for i in range(1, int(runs) + 1))
-                                 for wl in ("tar", "cc") for c in ("off", "path", "baseline")))
+                                 for wl in ("tar", "cc") for c in ("off", "floor", "path", "baseline")))
 print()
 
 mb = lambda k: f(k) / 1024
