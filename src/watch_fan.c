@@ -819,9 +819,9 @@ static void on_event(void *user, fan_event *fe)
 		}
 	}
 	watch_event(w, &ev, DET_FANOTIFY);
-	/* A directory renamed or removed: cached paths below it are stale now. */
-	if ((fe->mask & FAN_ONDIR) &&
-	    (fe->mask & (FAN_RENAME | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_DELETE)))
+	/* A directory renamed: cached paths below it are stale now. (One removed had nothing
+	 * below it left, and its own handle no longer decodes: its entry can stay.) */
+	if ((fe->mask & FAN_ONDIR) && (fe->mask & (FAN_RENAME | FAN_MOVED_FROM | FAN_MOVED_TO)))
 		dcache_clear(w->fan);
 }
 
