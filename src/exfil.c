@@ -102,7 +102,8 @@ typedef struct exfil {
 	job q[QUEUE_CAP];
 	size_t qhead, qlen;
 	bool quit;
-	atomic_uint_fast64_t dropped;
+	atomic_uint_fast64_t dropped; /* files the scanner's queue could not take */
+	uint64_t busy_unnoted;        /* archives among them since the last note (loop) */
 	atomic_int_fast64_t last_note_us;
 	recent recent[RECENT]; /* worker only */
 	size_t nrecent;
@@ -571,12 +572,23 @@ static void enqueue(exfil *x, job *j, bool sniffed)
 	if (!full)
 		return;
 	atomic_fetch_add(&x->dropped, 1);
-	/* Only a known archive is worth a note; a path job is unsniffed (most are not). */
+	/* Only a known archive is worth a note; a path job is unsniffed (most are not). Notes
+	 * are rate-limited, so each says how many went unscanned since the last one. */
+	if (sniffed)
+		x->busy_unnoted++;
 	if (sniffed && note_due(x)) {
-		archive_info a = {.format = "format not read",
-				  .skipped = "the scanner was too busy"};
+		char why[128];
+		archive_info a = {.format = "format not read", .skipped = why};
 		struct stat st;
 
+		if (x->busy_unnoted > 1)
+			snprintf(why, sizeof(why),
+				 "the scanner was too busy (it and %llu more archives since the "
+				 "last such notice)",
+				 (unsigned long long)x->busy_unnoted - 1);
+		else
+			snprintf(why, sizeof(why), "the scanner was too busy");
+		x->busy_unnoted = 0;
 		if (fstat(j->fd, &st) == 0)
 			a.size = (uint64_t)st.st_size;
 		emit_archive(x, j, &a);
