@@ -63,7 +63,7 @@ typedef struct dslot {
 	int type;
 	unsigned len;
 	unsigned char handle[MAX_HANDLE_SZ];
-	char *path;
+	char *path; /* NULL with h set: the directory is gone (ESTALE), not asked again */
 } dslot;
 
 struct fan_state {
@@ -662,6 +662,19 @@ static void close_mount_fds(struct fan_state *f)
 		}
 }
 
+static void dslot_set(dslot *d, uint64_t h, const fsid_t *fsid, int type,
+		      const unsigned char *handle, unsigned hb, const char *path)
+{
+	free(d->path);
+	d->path = path ? strdup(path) : NULL;
+	/* Out of memory: the slot is left empty, not marked gone. */
+	d->h = path && d->path == NULL ? 0 : h;
+	d->fsid = *fsid;
+	d->type = type;
+	d->len = hb;
+	memcpy(d->handle, handle, hb);
+}
+
 /* The directory a handle names, as a path now; NULL if it is gone or not resolvable. */
 static const char *resolve_dir(vigil_watch *w, const fan_fid *fid)
 {
@@ -686,7 +699,7 @@ static const char *resolve_dir(vigil_watch *w, const fan_fid *fid)
 	memcpy(key + sizeof(*fsid) + sizeof(type), fid->handle, hb);
 	h = watch_hash(w, (const char *)key, sizeof(*fsid) + sizeof(type) + hb) | 1;
 	d = &f->dcache[h & (DCACHE_SLOTS - 1)];
-	if (d->h == h && d->path && d->type == type && d->len == hb && same_fsid(&d->fsid, fsid) &&
+	if (d->h == h && d->type == type && d->len == hb && same_fsid(&d->fsid, fsid) &&
 	    memcmp(d->handle, fid->handle, hb) == 0)
 		return d->path;
 	if ((e = fs_find(f, fsid)) == NULL)
@@ -696,8 +709,13 @@ static const char *resolve_dir(vigil_watch *w, const fan_fid *fid)
 	memcpy(u.fh.f_handle, fid->handle, hb);
 	if (mount_fd(w, e) < 0)
 		return NULL;
-	if ((fd = open_by_handle_at(e->mfd, &u.fh, O_PATH | O_CLOEXEC)) < 0)
-		return NULL; /* ESTALE: removed since */
+	if ((fd = open_by_handle_at(e->mfd, &u.fh, O_PATH | O_CLOEXEC)) < 0) {
+		/* Removed since: a handle never decodes again (rm -rf leaves a burst of
+		 * events in directories already gone), so that answer is kept too. */
+		if (errno == ESTALE)
+			dslot_set(d, h, fsid, type, fid->handle, hb, NULL);
+		return NULL;
+	}
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	n = readlink(link, f->dirbuf, PATH_MAX);
 	/* A directory removed since reads "... (deleted)" and has no links left. */
@@ -711,13 +729,7 @@ static const char *resolve_dir(vigil_watch *w, const fan_fid *fid)
 	if (n <= 0 || n >= PATH_MAX || f->dirbuf[0] != '/')
 		return NULL;
 	f->dirbuf[n] = '\0';
-	free(d->path);
-	d->path = strdup(f->dirbuf);
-	d->h = h;
-	d->fsid = *fsid;
-	d->type = type;
-	d->len = hb;
-	memcpy(d->handle, fid->handle, hb);
+	dslot_set(d, h, fsid, type, fid->handle, hb, f->dirbuf);
 	return d->path;
 }
 
