@@ -31,6 +31,8 @@
 /* A file sink syncs at most this long after a write: one fdatasync then covers every batch
  * written meanwhile (a storm of alerts costs tens of syncs a second, not thousands). */
 #define FILE_SYNC_GROUP_MS 20
+/* After a write, the worker waits this long for more alerts before it goes idle. */
+#define BATCH_PAUSE_NS (1000 * 1000)
 /* Room for a framed message around the largest alert: RFC 5424 header fields at their
  * maximum lengths (section 6) plus the octet count. */
 #define SINK_FRAME_MAX (VIGIL_SINK_ALERT_MAX + 512)
@@ -853,6 +855,7 @@ static void idle_locked(vigil_sink *s, int64_t now)
 static void *worker(void *arg)
 {
 	vigil_sink *s = arg;
+	bool napped = true; /* paused since the last write (or nothing written yet) */
 
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
@@ -885,6 +888,7 @@ static void *worker(void *arg)
 		}
 		if (gather_locked(s) > 0) {
 			send_batch_locked(s);
+			napped = false;
 			continue;
 		}
 		if (s->stopping && s->nmarks > 0) {
@@ -900,6 +904,17 @@ static void *worker(void *arg)
 			s->be->disconnect(s);
 			s->connected = false;
 			rewind_locked(s, false);
+			continue;
+		}
+		if (!napped && !s->stopping) {
+			/* Alerts come in bursts: a moment's pause after a write lets the next ones
+			 * join one batch instead of each waking this thread (on a VM the wake-up
+			 * costs more than the write). An alert after a quiet time is still written
+			 * at once. */
+			napped = true;
+			pthread_mutex_unlock(&s->mu);
+			nanosleep(&(struct timespec){.tv_nsec = BATCH_PAUSE_NS}, NULL);
+			pthread_mutex_lock(&s->mu);
 			continue;
 		}
 		idle_locked(s, now);
