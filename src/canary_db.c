@@ -268,6 +268,21 @@ static bool row_get(sqlite3_stmt *st, row *r)
 	return strspn(r->d.sha256, "0123456789abcdef") == 64;
 }
 
+/* True if the file at path was made after the decoy was planted: removed and made again,
+ * it can get the decoy's inode number back (ext4 reuses freed ones at once). Its birth
+ * time tells, where the file system keeps one: the decoy's is at most the ctime recorded
+ * when it was planted. */
+static bool born_after(const row *r, const char *path)
+{
+	struct statx sx;
+
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BTIME, &sx) != 0 ||
+	    !(sx.stx_mask & STATX_BTIME))
+		return false;
+	return sx.stx_btime.tv_sec > r->ctime_s ||
+	       (sx.stx_btime.tv_sec == r->ctime_s && sx.stx_btime.tv_nsec > r->ctime_ns);
+}
+
 /* What lstat shows at the decoy's path now; never opens it. */
 static vigil_decoy_state state_of(const row *r, struct stat *out)
 {
@@ -279,7 +294,7 @@ static vigil_decoy_state state_of(const row *r, struct stat *out)
 	if (out)
 		*out = st;
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_dev != r->d.dev ||
-	    (uint64_t)st.st_ino != r->d.ino)
+	    (uint64_t)st.st_ino != r->d.ino || born_after(r, r->d.path))
 		return VIGIL_DECOY_REPLACED;
 	if ((uint64_t)st.st_size != r->d.size || st.st_mtim.tv_sec != r->d.mtime ||
 	    st.st_ctim.tv_sec != r->ctime_s || st.st_ctim.tv_nsec != r->ctime_ns)
