@@ -9,6 +9,7 @@
 #   BENCH_TREE=DIR     the tree (default /usr/share)
 #   BENCH_RUNS=N       timed runs after a warm-up; the median is reported (default 3)
 #   BENCH_MILLION=0    skip the one-million-entry memory run
+#   BENCH_RESULTS=FILE where the table goes (bench/results-integrity-<date>.txt)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 BUILD=${BUILD:-build}
@@ -17,7 +18,7 @@ TREE=${BENCH_TREE:-/usr/share}
 RUNS=${BENCH_RUNS:-3}
 MILLION=${BENCH_MILLION:-1}
 JOBS=2
-RESULTS=bench/results-integrity-$(date +%F).txt
+RESULTS=${BENCH_RESULTS:-bench/results-integrity-$(date -u +%F).txt}
 export LC_ALL=C
 die() { echo "bench: $*" >&2; exit 2; }
 note() { echo "bench: $*" >&2; }

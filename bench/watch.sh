@@ -18,6 +18,7 @@
 #   BENCH_WAIT=S       how long to wait for other `vigil watch` processes to end (180)
 #   BENCH_FORCE=1      measure even while other `vigil watch` processes run (figures
 #                      marked INVALID: each of them reads every event of the file system)
+#   BENCH_RESULTS=FILE where the table goes (bench/results-watch-<date>.txt)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 BUILD=${BUILD:-build}
@@ -34,7 +35,7 @@ CHURN_S=${BENCH_CHURN_S:-5}
 WAIT_OTHERS=${BENCH_WAIT:-180}
 FORCE=${BENCH_FORCE:-0}
 JOBS=2
-RESULTS=bench/results-watch-$(date +%F).txt
+RESULTS=${BENCH_RESULTS:-bench/results-watch-$(date -u +%F).txt}
 # The command that reproduces this run, for the results file.
 COMMAND="$(env | grep -E '^BENCH_[A-Z_]+=' | sort | tr '\n' ' ')BUILD=$BUILD bench/watch.sh"
 export LC_ALL=C
