@@ -6,11 +6,11 @@ PREFIX    ?= /usr/local
 SANITIZE  ?=
 BUILD     ?= $(if $(SANITIZE),build-san,build)
 CC        ?= cc
-PKGS      := libhs libarchive libssl libcrypto sqlite3 inih cmocka
+PKGS      := libhs libarchive libssl libcrypto sqlite3 inih liburing cmocka
 WERROR    ?= $(if $(CI),-Werror,)
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs libhs libarchive libssl libcrypto sqlite3 inih 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs libhs libarchive libssl libcrypto sqlite3 inih liburing 2>/dev/null)
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra $(WERROR) -fvisibility=hidden -pthread \

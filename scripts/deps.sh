@@ -3,7 +3,7 @@
 # As root it runs apt-get; otherwise it prints the exact command and stops.
 set -eu
 what=${1:-build}
-build="gcc make pkg-config libvectorscan-dev libarchive-dev libssl-dev libsqlite3-dev libinih-dev libcmocka-dev"
+build="gcc make pkg-config libvectorscan-dev libarchive-dev libssl-dev libsqlite3-dev libinih-dev liburing-dev libcmocka-dev"
 test="$build python3 openssl rsyslog rsyslog-openssl openssh-client putty-tools zip unzip p7zip-full cpio xorriso genisoimage zstd lz4 xz-utils bzip2 gzip time git sqlite3 logrotate"
 bench="$test ripgrep yara clamav aide time hyperfine"
 case $what in

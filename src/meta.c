@@ -260,18 +260,27 @@ static int next_segment(int fd, int64_t pos, int64_t size, int64_t *data, int64_
  * and digested as the zeros they read as, without reading them. Returns 0,
  * VIGIL_E_SYSTEM (errno) or VIGIL_E_CRYPTO.
  */
-static int hash_regular(struct tls *t, struct hasher *h, int fd, const struct stat *st)
+static int hash_regular(struct tls *t, struct hasher *h, int fd, const struct stat *st,
+			const uint8_t *head, size_t head_len)
 {
 	const int64_t size = st->st_size;
 	int64_t pos = 0, data = 0, end = size;
 	bool sparse = (int64_t)st->st_blocks * 512 < size;
 	int r;
 
+	/* What the caller already read from offset 0 (vigil_entry_read_fd). */
+	if (head_len > 0) {
+		if ((int64_t)head_len > size)
+			head_len = (size_t)size;
+		if ((r = hasher_feed(h, head, head_len)) != 0)
+			return r;
+		pos = (int64_t)head_len;
+	}
 	/* Readahead only matters past the first read; small files skip the call. */
-	if (size > READ_BUF)
+	if (size - pos > READ_BUF)
 		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	if (sparse)
-		end = pos; /* find the first segment */
+		end = pos; /* find the next segment */
 	while (pos < size) {
 		size_t want;
 		ssize_t got;
@@ -418,7 +427,9 @@ struct reading {
 	vigil_entry *e;
 	vigil_entry_read_info *info;
 	struct tls *t;
-	const char *step; /* what failed, for info->what */
+	const char *step;    /* what failed, for info->what */
+	const uint8_t *head; /* content from offset 0 the caller read already */
+	size_t head_len;
 };
 
 /* One value into the value area. Returns its length, -2 if it is gone (removed since
@@ -689,18 +700,20 @@ static int xattrs_by_fd(struct reading *rd, int fd, uint32_t want)
 	return r;
 }
 
-static int read_regular(struct reading *rd, int dirfd, const char *name, const struct stat *st,
-			vigil_hash_algo algo, int64_t prefix_len)
+/* given_fd: the file already open by the caller (kept open), or -1 to open it here. */
+static int read_regular(struct reading *rd, int given_fd, int dirfd, const char *name,
+			const struct stat *st, vigil_hash_algo algo, int64_t prefix_len)
 {
 	vigil_entry *e = rd->e;
 	const uint32_t want_x = e->attrs & XATTR_BITS;
 	struct hasher h;
 	vigil_skip reason;
-	int fd, r = 0;
+	int fd = given_fd, r = 0;
 
 	if (!(e->attrs & (VIGIL_ATTR_HASH | VIGIL_ATTR_FLAGS)) && want_x == 0)
 		return 0;
-	fd = vigil_open_regular(dirfd, name, st, &reason);
+	if (fd < 0)
+		fd = vigil_open_regular(dirfd, name, st, &reason);
 	if (fd < 0) {
 		if (reason == VIGIL_SKIP_VANISHED || reason == VIGIL_SKIP_SPECIAL)
 			return VIGIL_E_NOT_FOUND;
@@ -716,7 +729,7 @@ static int read_regular(struct reading *rd, int dirfd, const char *name, const s
 	if (e->attrs & VIGIL_ATTR_HASH) {
 		if ((r = hasher_start(&h, rd->t, algo, prefix_len)) != 0)
 			goto out;
-		r = hash_regular(rd->t, &h, fd, st);
+		r = hash_regular(rd->t, &h, fd, st, rd->head, rd->head_len);
 		if (r == VIGIL_E_SYSTEM) {
 			fail_step(rd, "read", errno, VIGIL_ATTR_HASH);
 			r = 0;
@@ -729,7 +742,8 @@ static int read_regular(struct reading *rd, int dirfd, const char *name, const s
 			goto out;
 	}
 out:
-	close(fd);
+	if (given_fd < 0)
+		close(fd);
 	return r;
 }
 
@@ -835,12 +849,13 @@ static int64_t ts_ns(const struct timespec *ts)
 	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
 }
 
-int vigil_entry_read(int dirfd, const char *name, const char *path, size_t path_len,
-		     const struct stat *st, uint32_t attrs, vigil_hash_algo algo,
-		     int64_t prefix_len, vigil_entry *e, vigil_entry_read_info *info)
+static int entry_read(int fd, const uint8_t *head, size_t head_len, int dirfd, const char *name,
+		      const char *path, size_t path_len, const struct stat *st, uint32_t attrs,
+		      vigil_hash_algo algo, int64_t prefix_len, vigil_entry *e,
+		      vigil_entry_read_info *info)
 {
 	vigil_entry_read_info dummy;
-	struct reading rd = {.e = e};
+	struct reading rd = {.e = e, .head = head, .head_len = head_len};
 	const uint32_t type = st ? (uint32_t)(st->st_mode & S_IFMT) : 0;
 	int r, err;
 
@@ -886,7 +901,7 @@ int vigil_entry_read(int dirfd, const char *name, const char *path, size_t path_
 
 	switch (type) {
 	case S_IFREG:
-		r = read_regular(&rd, dirfd, name, st, algo, prefix_len);
+		r = read_regular(&rd, fd, dirfd, name, st, algo, prefix_len);
 		break;
 	case S_IFDIR:
 		r = read_dir(&rd, dirfd, name, st);
@@ -920,6 +935,29 @@ fail:
 	vigil_entry_clear(e);
 	errno = err;
 	return r;
+}
+
+int vigil_entry_read(int dirfd, const char *name, const char *path, size_t path_len,
+		     const struct stat *st, uint32_t attrs, vigil_hash_algo algo,
+		     int64_t prefix_len, vigil_entry *e, vigil_entry_read_info *info)
+{
+	return entry_read(-1, NULL, 0, dirfd, name, path, path_len, st, attrs, algo, prefix_len, e,
+			  info);
+}
+
+int vigil_entry_read_fd(int fd, const uint8_t *head, size_t head_len, const char *path,
+			size_t path_len, const struct stat *st, uint32_t attrs,
+			vigil_hash_algo algo, int64_t prefix_len, vigil_entry *e,
+			vigil_entry_read_info *info)
+{
+	if (fd < 0 || st == NULL || !S_ISREG(st->st_mode) || (head == NULL && head_len > 0)) {
+		if (info != NULL)
+			memset(info, 0, sizeof(*info));
+		return VIGIL_E_INVALID;
+	}
+	/* No name: a regular file with its fd never needs the by-path xattr route. */
+	return entry_read(fd, head, head_len, AT_FDCWD, "", path, path_len, st, attrs, algo,
+			  prefix_len, e, info);
 }
 
 /* ---- entries ---- */

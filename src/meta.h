@@ -100,6 +100,19 @@ int vigil_entry_read(int dirfd, const char *name, const char *path, size_t path_
 		     const struct stat *st, uint32_t attrs, vigil_hash_algo algo,
 		     int64_t prefix_len, vigil_entry *e, vigil_entry_read_info *info);
 
+/*
+ * As vigil_entry_read, for a regular file the caller has already opened (O_NOFOLLOW,
+ * O_NONBLOCK, read-only) and fstat'ed into *st: what the fd holds is what is recorded, so
+ * there is no lstat to compare with. fd stays open (the caller closes it). head/head_len:
+ * content the caller has already read from offset 0 (NULL/0 if none); the digest goes on
+ * from there. Returns as vigil_entry_read; VIGIL_E_INVALID if fd < 0 or *st is not a
+ * regular file.
+ */
+int vigil_entry_read_fd(int fd, const uint8_t *head, size_t head_len, const char *path,
+			size_t path_len, const struct stat *st, uint32_t attrs,
+			vigil_hash_algo algo, int64_t prefix_len, vigil_entry *e,
+			vigil_entry_read_info *info);
+
 /* Digests the first `limit` bytes (or all, if limit < 0) readable from fd with algo.
  * Returns 0 and fills out/out_len, VIGIL_E_SYSTEM on a read error, VIGIL_E_CRYPTO. */
 int vigil_digest_fd(int fd, vigil_hash_algo algo, int64_t limit, uint8_t *out, uint8_t *out_len);
