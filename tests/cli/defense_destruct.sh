@@ -82,10 +82,26 @@ wait_stopped() {
 
 lost() { "$ATTACK" count "$1" | awk '{print $2}'; }
 
+# destruct_policy: the scheduling policy of the daemon's destruction thread (field 41 of its
+# stat: 0 ordinary, 1 SCHED_FIFO), empty if there is no such thread.
+destruct_policy() {
+	local t
+	for t in /proc/"$WPID"/task/*; do
+		[ "$(cat "$t/comm" 2>/dev/null)" = vigil-destruct ] || continue
+		sed 's/.*) //' "$t/stat" | cut -d' ' -f39
+		return
+	done
+}
+# Real-time priority is only for when something looks like destruction (at that priority its
+# wake-ups preempted file-heavy benign work); where we may not use it, it is not checked.
+CAN_FIFO=0
+chrt -f 1 true 2>/dev/null && CAN_FIFO=1
+
 start_watch --respond stop "$P"
 DPIDS+=("$WPID")
 wait_alert "a['kind'] == 'agent' and a['defenses']['destruction'].startswith('on:')" 2 >/dev/null ||
 	fail "the destruction defense is on"
+[ "$(destruct_policy)" = 0 ] || fail "the destruction thread starts at ordinary priority (policy '$(destruct_policy)')"
 
 for s in $STYLES delete-fork; do
 	style=$s extra=()
@@ -96,6 +112,8 @@ for s in $STYLES delete-fork; do
 	echo "$s: stopped after $n files lost"
 	[ "$n" -le $MAX_LOST ] || fail "$s: $n files lost before the stop (at most $MAX_LOST)"
 	[ "$n" -ge 1 ] || fail "$s: stopped before it did anything?"
+	[ $CAN_FIFO = 0 ] || [ "$(destruct_policy)" = 1 ] ||
+		fail "$s: after evidence, the destruction thread runs SCHED_FIFO (policy '$(destruct_policy)')"
 	out=$(wait_alert "a['kind'] == 'destruction' and a['action'] == 'stopped' and a['severity'] == 'critical' and a['response']['signal'] == 'SIGSTOP' and a['files_total'] >= 1 and all(f['path'].startswith('$P/$s/') for f in a['files']) and (a['process']['pid'] == $APID or a['tree']['pid'] == $APID or a['response'].get('pgid') == $APID)" 10) ||
 		fail "$s: a destruction alert, action stopped, naming the attacker"
 	# The files named are the ones lost (the list is bounded, the count is not).
@@ -128,6 +146,13 @@ PY
 		[ -z "$(state "$APID")" ] || fail "$s: vigil kill left it (state $(state "$APID"))"
 	fi
 done
+# Ten seconds after the last evidence, back to ordinary priority (checked at the next event).
+if [ $CAN_FIFO = 1 ]; then
+	sleep 10.5
+	echo wake >"$P/wake"
+	for _ in $(seq 50); do [ "$(destruct_policy)" = 0 ] && break; sleep 0.1; done
+	[ "$(destruct_policy)" = 0 ] || fail "back to ordinary priority after the evidence (policy '$(destruct_policy)')"
+fi
 stop_watch
 
 # --respond alert: reported, never stopped.
