@@ -299,7 +299,7 @@ static void on_perm(canary *c)
 		char b[8192];
 	} buf;
 
-	(void)fan_events_read(c->fan, buf.b, sizeof(buf.b), 64, on_perm_event, c);
+	(void)fan_events_read(c->fan, buf.b, sizeof(buf.b), 64, on_perm_event, c, NULL);
 }
 
 /* The registry's directory changed: reload when the registry was committed to (its

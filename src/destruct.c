@@ -1346,7 +1346,7 @@ static void group_read(dstate *d, int fd, uint8_t *buf, bool *busy, bool may_dra
 	if (fd < 0 || *busy)
 		return;
 	*busy = true;
-	(void)fan_events_read(fd, buf, PERM_BUF, 16, on_group_event, &c);
+	(void)fan_events_read(fd, buf, PERM_BUF, 16, on_group_event, &c, NULL);
 	*busy = false;
 }
 
@@ -1624,7 +1624,7 @@ static void on_name_event(void *user, fan_event *fe)
 static void names_read(dstate *d, int fd, uint8_t *buf)
 {
 	if (fd >= 0)
-		(void)fan_events_read(fd, buf, PERM_BUF, 16, on_name_event, d);
+		(void)fan_events_read(fd, buf, PERM_BUF, 16, on_name_event, d, NULL);
 }
 
 /* The name groups: creations first, so that a removal meets the creation before it (a
@@ -1750,7 +1750,7 @@ static void free_state(dstate *d)
 	if (d->fd >= 0) {
 		/* Answer what is still queued, then close: the kernel allows anything left
 		 * when the group goes away, but say it ourselves first. */
-		(void)fan_events_read(d->fd, d->buf, PERM_BUF, 64, ignore_event, NULL);
+		(void)fan_events_read(d->fd, d->buf, PERM_BUF, 64, ignore_event, NULL, NULL);
 		close(d->fd);
 	}
 	if (d->nfd >= 0)

@@ -778,10 +778,10 @@ static void *reader_main(void *arg)
 			break;
 		if (p[1].revents)
 			(void)fan_events_read(x->pfan, x->evbuf, EVBUF, READ_ROUNDS, on_fan_event,
-					      x);
+					      x, NULL);
 		if (p[2].revents) {
-			(void)fan_events_read(x->fan, x->evbuf, EVBUF, READ_ROUNDS, on_fan_event,
-					      x);
+			(void)fan_events_read(x->fan, x->evbuf, EVBUF, READ_ROUNDS, on_fan_event, x,
+					      NULL);
 			next_written = mono_ns() + WRITTEN_BATCH_NS;
 		}
 	}

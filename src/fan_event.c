@@ -193,9 +193,11 @@ int fan_events_parse(const void *buf, size_t len, fan_event_fn *fn, void *user)
 	return walk(buf, len, &w);
 }
 
-int fan_events_read(int group, void *buf, size_t cap, int max_reads, fan_event_fn *fn, void *user)
+int fan_events_read(int group, void *buf, size_t cap, int max_reads, fan_event_fn *fn, void *user,
+		    bool *drained)
 {
 	const walker w = {.group = group, .dispose = true, .fn = fn, .user = user};
+	bool empty = false;
 	int reads = 0;
 
 	while (reads < max_reads) {
@@ -203,10 +205,18 @@ int fan_events_read(int group, void *buf, size_t cap, int max_reads, fan_event_f
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			break; /* EAGAIN: all read */
+		if (n <= 0) {
+			empty = true; /* EAGAIN: all read */
+			break;
+		}
 		reads++;
 		(void)walk(buf, (size_t)n, &w);
+		if ((size_t)n + FANEV_MAX_EVENT <= cap) {
+			empty = true;
+			break;
+		}
 	}
+	if (drained)
+		*drained = empty;
 	return reads;
 }

@@ -50,6 +50,11 @@ typedef struct fan_fid {
 	size_t name_len;
 } fan_fid;
 
+/* An upper bound on one event's length: metadata, two directory FID records with a name
+ * each (FAN_RENAME: handles of at most MAX_HANDLE_SZ, names of at most NAME_MAX), a pidfd
+ * record and room to spare. */
+#define FANEV_MAX_EVENT 4096
+
 /* One event as a callback gets it. */
 typedef struct fan_event {
 	uint64_t mask;
@@ -96,9 +101,14 @@ int fan_events_parse(const void *buf, size_t len, fan_event_fn *fn, void *user);
  * and its pidfd if read before the bad record. An event of another version is left
  * untouched (its layout, fd included, is unknown: fanotify(7) says to stop using the
  * group), and so is every event after one whose event_len cannot frame the next.
+ * A read that leaves FANEV_MAX_EVENT bytes of buf unused found the queue empty (the kernel
+ * fills the buffer while the next event fits), so no further read is tried then: on a
+ * VM every empty read is a system call for nothing. *drained (may be NULL) says whether
+ * the last read found the queue empty.
  * Returns the number of reads that returned events (max_reads: more may be queued).
  */
-int fan_events_read(int group, void *buf, size_t cap, int max_reads, fan_event_fn *fn, void *user);
+int fan_events_read(int group, void *buf, size_t cap, int max_reads, fan_event_fn *fn, void *user,
+		    bool *drained);
 
 /* Answers a permission event now (FAN_ALLOW or FAN_DENY) through ev->group, before the
  * callback's other work, so the opener stops waiting; the first answer counts. Call before

@@ -679,7 +679,7 @@ static void on_fanotify(guard *g)
 		char b[4096];
 	} u;
 
-	(void)fan_events_read(g->fan, u.b, sizeof(u.b), 64, on_exec, g);
+	(void)fan_events_read(g->fan, u.b, sizeof(u.b), 64, on_exec, g, NULL);
 }
 
 /* What an alert says about one refusal. */

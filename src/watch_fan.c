@@ -841,6 +841,7 @@ static void on_fan(vigil_watch *w, wsource *s, uint32_t events)
 {
 	struct fan_state *f = w->fan;
 	struct fan_ctx c = {.w = w, .cap = PATH_MAX + NAME_MAX + 2};
+	bool more = true;
 	int reads;
 
 	(void)s;
@@ -850,13 +851,16 @@ static void on_fan(vigil_watch *w, wsource *s, uint32_t events)
 	if (c.path == NULL || c.path2 == NULL)
 		goto out;
 	/* One read at a time: the mount fds opened for a batch are closed after it. */
-	for (reads = 0; reads < FAN_READS_PER_WAKE; reads++) {
+	for (reads = 0; more && reads < FAN_READS_PER_WAKE; reads++) {
+		bool drained;
+
 		w->batch++;
-		if (fan_events_read(f->fd, f->buf, FAN_BUF, 1, on_event, &c) == 0)
+		if (fan_events_read(f->fd, f->buf, FAN_BUF, 1, on_event, &c, &drained) == 0)
 			break;
 		close_mount_fds(f);
+		more = !drained;
 	}
-	if (reads == FAN_READS_PER_WAKE)
+	if (more && reads == FAN_READS_PER_WAKE)
 		w->backlog = true;
 out:
 	free(c.path);

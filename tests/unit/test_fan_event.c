@@ -520,6 +520,64 @@ static int efd(void)
 	return fd;
 }
 
+static void count_event(void *user, fan_event *ev)
+{
+	(void)ev;
+	++*(int *)user;
+}
+
+/* n bytes of notification events without fds (24 bytes each) as one packet. */
+static void send_events(int fd, size_t n)
+{
+	bld b = {0};
+
+	while (b.len + FAN_EVENT_METADATA_LEN <= n) {
+		ev_begin(&b, FAN_CREATE, FAN_NOFD, 7);
+		ev_end(&b);
+	}
+	assert_int_equal(send(fd, b.u.b, b.len, 0), (ssize_t)b.len);
+}
+
+/* A read that leaves FANEV_MAX_EVENT bytes unused means the queue was empty: no read
+ * more (the socketpair, unlike the kernel, hands over one packet per read, so what is
+ * left shows it). A fuller read is followed by another. */
+static void test_read_stops_at_a_short_read(void **state)
+{
+	evbuf buf;
+	const size_t cap = FANEV_MAX_EVENT + 1000;
+	int sv[2], calls = 0;
+	bool drained = false;
+
+	(void)state;
+	group_pair(sv);
+	send_events(sv[1], 240);
+	send_events(sv[1], 240);
+	assert_int_equal(fan_events_read(sv[0], buf.b, cap, 4, count_event, &calls, &drained), 1);
+	assert_true(drained);
+	assert_int_equal(calls, 10);
+	assert_int_equal(fan_events_read(sv[0], buf.b, cap, 4, count_event, &calls, &drained), 1);
+	assert_int_equal(calls, 20);
+	send_events(sv[1], 2400); /* more than cap - FANEV_MAX_EVENT: read on */
+	send_events(sv[1], 240);
+	assert_int_equal(fan_events_read(sv[0], buf.b, cap, 4, count_event, &calls, &drained), 2);
+	assert_true(drained);
+	assert_int_equal(calls, 20 + 100 + 10);
+	/* max_reads reached with a full read: more may be queued. */
+	send_events(sv[1], 2400);
+	send_events(sv[1], 2400);
+	assert_int_equal(fan_events_read(sv[0], buf.b, cap, 1, count_event, &calls, &drained), 1);
+	assert_false(drained);
+	/* A full read, then EAGAIN: drained too. */
+	assert_int_equal(fan_events_read(sv[0], buf.b, cap, 4, count_event, &calls, &drained), 1);
+	assert_true(drained);
+	assert_int_equal(calls, 130 + 200);
+	drained = false;
+	assert_int_equal(fan_events_read(sv[0], buf.b, cap, 4, count_event, &calls, &drained), 0);
+	assert_true(drained);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 static void test_read_closes_fds(void **state)
 {
 	evbuf buf;
@@ -558,7 +616,7 @@ static void test_read_closes_fds(void **state)
 	assert_int_equal(send(sv[1], b.u.b, b.len, 0), (ssize_t)b.len);
 
 	/* One read at a time: the second stays queued. */
-	assert_int_equal(fan_events_read(sv[0], buf.b, sizeof(buf), 1, on_ev, &r), 1);
+	assert_int_equal(fan_events_read(sv[0], buf.b, sizeof(buf), 1, on_ev, &r, NULL), 1);
 	assert_int_equal(r.calls, 1);
 	assert_int_equal(r.ev[0].pid, 1);
 	assert_int_equal(r.ev[0].fd, fa);
@@ -570,12 +628,12 @@ static void test_read_closes_fds(void **state)
 	assert_true(is_open(fb) && is_open(pb));
 
 	r.take = true;
-	assert_int_equal(fan_events_read(sv[0], buf.b, sizeof(buf), 4, on_ev, &r), 1);
+	assert_int_equal(fan_events_read(sv[0], buf.b, sizeof(buf), 4, on_ev, &r, NULL), 1);
 	assert_int_equal(r.calls, 2);
 	assert_int_equal(r.ev[1].pid, 5);
 	assert_true(is_open(fb) && is_open(pb));
 	/* Nothing queued: no read counted. */
-	assert_int_equal(fan_events_read(sv[0], buf.b, sizeof(buf), 4, on_ev, &r), 0);
+	assert_int_equal(fan_events_read(sv[0], buf.b, sizeof(buf), 4, on_ev, &r, NULL), 0);
 	/* Notification events are never answered. */
 	assert_int_equal(recv(sv[1], buf.b, sizeof(buf), 0), -1);
 	close(fb);
@@ -595,7 +653,7 @@ static void one_perm(int sv[2], int fd, rec *r, uint32_t want)
 	ev_begin(&b, FAN_OPEN_PERM, fd, 6);
 	ev_end(&b);
 	assert_int_equal(send(sv[1], b.u.b, b.len, 0), (ssize_t)b.len);
-	assert_int_equal(fan_events_read(sv[0], buf.b, sizeof(buf), 4, on_ev, r), 1);
+	assert_int_equal(fan_events_read(sv[0], buf.b, sizeof(buf), 4, on_ev, r, NULL), 1);
 	assert_int_equal(answers(sv[1], resp, 2), 1);
 	assert_int_equal(resp[0].fd, fd);
 	assert_int_equal(resp[0].response, want);
@@ -631,7 +689,7 @@ static void test_read_answers_permission(void **state)
 	ev_begin(&b, FAN_ACCESS_PERM, f5, 5);
 	ev_end(&b);
 	assert_int_equal(send(sv[1], b.u.b, b.len, 0), (ssize_t)b.len);
-	assert_int_equal(fan_events_read(sv[0], buf.b, sizeof(buf), 4, on_ev, &r), 1);
+	assert_int_equal(fan_events_read(sv[0], buf.b, sizeof(buf), 4, on_ev, &r, NULL), 1);
 	assert_int_equal(r.calls, 4);
 	n = answers(sv[1], resp, 8);
 	assert_int_equal(n, 4);
@@ -709,7 +767,7 @@ static void test_real_group(void **state)
 	assert_true((fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600)) >= 0);
 	close(fd);
 	assert_int_equal(wait_readable(g), 1);
-	assert_int_equal(fan_events_read(g, buf.b, sizeof(buf), 4, on_ev, &r), 1);
+	assert_int_equal(fan_events_read(g, buf.b, sizeof(buf), 4, on_ev, &r, NULL), 1);
 	assert_int_equal(r.calls, 1);
 	assert_true(r.ev[0].mask & FAN_CREATE);
 	assert_true(r.ev[0].dfid);
@@ -758,7 +816,7 @@ static void test_real_permission(void **state)
 	}
 	assert_true(child > 0);
 	assert_int_equal(wait_readable(g), 1);
-	assert_int_equal(fan_events_read(g, buf.b, sizeof(buf), 4, on_ev, &r), 1);
+	assert_int_equal(fan_events_read(g, buf.b, sizeof(buf), 4, on_ev, &r, NULL), 1);
 	assert_int_equal(r.calls, 1);
 	assert_int_equal(r.ev[0].pid, child);
 	assert_true(r.ev[0].mask & FAN_OPEN_PERM);
@@ -810,10 +868,15 @@ static void test_parse_handle_max(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_several),    cmocka_unit_test(test_parse_malformed),
-	    cmocka_unit_test(test_parse_duplicates), cmocka_unit_test(test_parse_handle_max),
-	    cmocka_unit_test(test_read_closes_fds),  cmocka_unit_test(test_read_answers_permission),
-	    cmocka_unit_test(test_real_group),       cmocka_unit_test(test_real_permission),
+	    cmocka_unit_test(test_parse_several),
+	    cmocka_unit_test(test_parse_malformed),
+	    cmocka_unit_test(test_parse_duplicates),
+	    cmocka_unit_test(test_parse_handle_max),
+	    cmocka_unit_test(test_read_closes_fds),
+	    cmocka_unit_test(test_read_answers_permission),
+	    cmocka_unit_test(test_read_stops_at_a_short_read),
+	    cmocka_unit_test(test_real_group),
+	    cmocka_unit_test(test_real_permission),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
