@@ -30,6 +30,10 @@
 /* A file open for writing: reported this long after its last write (or at its close). */
 #define WRITE_QUIET_NS (500LL * 1000000)
 #define WRITE_HOLD_NS  (2000LL * 1000000)
+/* Rate-limit buckets of dropped records kept (24 bytes each, two slots a path may use),
+ * and how often idle records are dropped at most while the table is over half full. */
+#define RATE_SLOTS 65536
+#define GC_GAP_NS  (100LL * 1000000)
 /* After a read that found events, the loop waits this long before reading again. */
 #define READ_PAUSE_NS (1000 * 1000)
 /* Alerts may be this long: what the sink takes. */
@@ -581,22 +585,79 @@ static int tab_grow(vigil_watch *w)
 	return 0;
 }
 
-/* Drops records with nothing pending whose rate-limit bucket is full again. */
+static double rate_tokens(const vigil_watch *w, const struct rate_slot *r, int64_t now)
+{
+	return r->tokens + (double)(now - r->refill_ns) * w->rate_per_ns;
+}
+
+/* Where a bucket of t tokens is kept: its path's slot, an empty one of the two it may
+ * use, or the fuller one's if that is fuller than t (a churn of paths alerted once each
+ * must not push out a path being hammered); NULL: not worth keeping. */
+static struct rate_slot *rate_slot_for(vigil_watch *w, uint64_t h, double t, int64_t now)
+{
+	struct rate_slot *a = &w->rates[h & (RATE_SLOTS - 1)];
+	struct rate_slot *b = &w->rates[(h & (RATE_SLOTS - 1)) ^ 1];
+	struct rate_slot *fuller;
+
+	if (a->h == (h | 1) || a->h == 0)
+		return a;
+	if (b->h == (h | 1) || b->h == 0)
+		return b;
+	fuller = rate_tokens(w, a, now) >= rate_tokens(w, b, now) ? a : b;
+	return rate_tokens(w, fuller, now) > t ? fuller : NULL;
+}
+
+/* Drops the records with nothing pending. Such a record holds only its path's rate-limit
+ * bucket: one not full again is kept in w->rates, 24 bytes instead of a record and its
+ * path (a churn of distinct files otherwise holds PREC_MAX records, 14 MB). */
 static void tab_gc(vigil_watch *w, int64_t now)
 {
+	w->gc_ns = now;
+	if (w->rates == NULL && w->rate_per_ns > 0)
+		w->rates = calloc(RATE_SLOTS, sizeof(*w->rates));
 	for (size_t i = 0; i < w->tabcap; i++)
 		for (prec **pp = &w->tab[i]; *pp;) {
 			prec *p = *pp;
 			double t = p->tokens + (double)(now - p->refill_ns) * w->rate_per_ns;
 
-			if (p->ev == 0 && (w->rate_per_ns <= 0 || t >= w->burst)) {
-				*pp = p->next;
-				w->tabn--;
-				prec_free(p);
+			if (p->ev != 0) {
+				pp = &p->next;
 				continue;
 			}
-			pp = &p->next;
+			if (w->rate_per_ns > 0 && t < w->burst) {
+				struct rate_slot *r;
+
+				if (w->rates == NULL) { /* no memory for it: kept whole */
+					pp = &p->next;
+					continue;
+				}
+				if ((r = rate_slot_for(w, p->h, t, now)) != NULL) {
+					r->h = p->h | 1;
+					r->tokens = p->tokens;
+					r->refill_ns = p->refill_ns;
+				}
+			}
+			*pp = p->next;
+			w->tabn--;
+			prec_free(p);
 		}
+}
+
+/* A new record's bucket: as its path left it, if remembered, else full. */
+static void rate_restore(vigil_watch *w, prec *p, int64_t now)
+{
+	p->tokens = w->burst;
+	p->refill_ns = now;
+	for (int k = 0; w->rates && k < 2; k++) {
+		struct rate_slot *r = &w->rates[(p->h & (RATE_SLOTS - 1)) ^ (uint64_t)k];
+
+		if (r->h == (p->h | 1)) {
+			p->tokens = r->tokens;
+			p->refill_ns = r->refill_ns;
+			r->h = 0;
+			break;
+		}
+	}
 }
 
 static wjob *job_from(prec *p)
@@ -814,8 +875,7 @@ static void take(vigil_watch *w, const vigil_watch_event *ev, const char *path, 
 		p->len = len;
 		p->h = h;
 		p->heap_i = SIZE_MAX;
-		p->tokens = w->burst;
-		p->refill_ns = now;
+		rate_restore(w, p, now);
 		p->next = w->tab[h & (w->tabcap - 1)];
 		w->tab[h & (w->tabcap - 1)] = p;
 		w->tabn++;
@@ -1338,7 +1398,8 @@ static void tick(vigil_watch *w)
 	}
 	if (w->ino)
 		ino_tick(w);
-	if (w->tabn > PREC_MAX / 2)
+	/* A walk of the whole table: at most every GC_GAP_NS, not on every event. */
+	if (w->tabn > PREC_MAX / 2 && now - w->gc_ns >= GC_GAP_NS)
 		tab_gc(w, now);
 }
 
@@ -2116,6 +2177,7 @@ void vigil_watch_free(vigil_watch *w)
 			prec_free(p);
 		}
 	free(w->tab);
+	free(w->rates);
 	free(w->heap);
 	for (size_t i = 0; i < sizeof(w->pcache) / sizeof(*w->pcache); i++)
 		vigil_proc_unref(w->pcache[i].proc);

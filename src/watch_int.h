@@ -186,6 +186,14 @@ struct vigil_watch {
 	/* Coalescing. */
 	prec **tab;
 	size_t tabcap, tabn;
+	int64_t gc_ns; /* when idle records were last dropped */
+	/* The rate-limit state of paths whose records were dropped while idle, direct-mapped
+	 * by path hash (a slot taken over forgets the older path: its bucket starts full). */
+	struct rate_slot {
+		uint64_t h; /* 0: empty */
+		double tokens;
+		int64_t refill_ns;
+	} * rates;
 	prec **heap;
 	size_t heapn, heapcap;
 	uint64_t hkey[2];
