@@ -297,6 +297,22 @@ out:
 	return r;
 }
 
+/* The prepared tree at dir opened (real: its canonical path) and its manifest read into m.
+ * Returns the directory's fd, or minus the exit status after saying why. */
+static int open_tree(const char *dir, char real[PATH_MAX], manifest *m)
+{
+	bool refused = false;
+	int dfd = open_sandbox(dir, real, &refused);
+
+	if (dfd < 0)
+		return refused ? -EXIT_REFUSED : -EXIT_IO;
+	if (manifest_read(dfd, m) != 0) {
+		close(dfd);
+		return -EXIT_IO;
+	}
+	return dfd;
+}
+
 /* SHA-256 (hex) and size of rel beneath dfd without following symlinks; -1 with errno when
  * it cannot be read as a regular file. */
 static int hash_file(int dfd, const char *rel, char hex[65], uint64_t *size)
@@ -1143,7 +1159,7 @@ static int cmd_run(int argc, char **argv)
 {
 	const char *dir = NULL, *stylename = NULL, *pidfile = NULL;
 	unsigned long delay_ms = 0;
-	bool fork_per_file = false, refused;
+	bool fork_per_file = false;
 	char real[PATH_MAX], *end;
 	unsigned char key[32];
 	manifest m;
@@ -1184,13 +1200,8 @@ static int cmd_run(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	dfd = open_sandbox(dir, real, &refused);
-	if (dfd < 0)
-		return refused ? EXIT_REFUSED : EXIT_IO;
-	if (manifest_read(dfd, &m) != 0) {
-		close(dfd);
-		return EXIT_IO;
-	}
+	if ((dfd = open_tree(dir, real, &m)) < 0)
+		return -dfd;
 	/* The pid first, so a bench can find (and stop or kill) us while we work. */
 	printf("%ld\n", (long)getpid());
 	fflush(stdout);
@@ -1263,7 +1274,7 @@ static int cmd_run(int argc, char **argv)
 static int cmd_count(int argc, char **argv)
 {
 	const char *dir = NULL;
-	bool list = false, refused;
+	bool list = false;
 	char real[PATH_MAX];
 	manifest m;
 	size_t lost = 0;
@@ -1283,13 +1294,8 @@ static int cmd_count(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	dfd = open_sandbox(dir, real, &refused);
-	if (dfd < 0)
-		return refused ? EXIT_REFUSED : EXIT_IO;
-	if (manifest_read(dfd, &m) != 0) {
-		close(dfd);
-		return EXIT_IO;
-	}
+	if ((dfd = open_tree(dir, real, &m)) < 0)
+		return -dfd;
 	for (size_t i = 0; i < m.n; i++) {
 		char hex[65];
 		uint64_t size = 0;
