@@ -190,16 +190,24 @@ static void count_change(struct run *r, vigil_change_kind kind)
 		r->st->changed++;
 }
 
+/* A change as callers see it; either entry may be NULL, not both. */
+static vigil_change change_of(vigil_change_kind kind, uint32_t attrs, const vigil_entry *old_e,
+			      const vigil_entry *new_e)
+{
+	const vigil_entry *e = new_e ? new_e : old_e;
+
+	return (vigil_change){.path = e->path,
+			      .path_len = e->path_len,
+			      .kind = kind,
+			      .attrs = attrs,
+			      .old_entry = old_e,
+			      .new_entry = new_e};
+}
+
 static int found_add(struct run *r, vigil_change_kind kind, uint32_t attrs, vigil_entry *old_e,
 		     vigil_entry *new_e)
 {
-	const vigil_entry *e = new_e ? new_e : old_e;
-	vigil_change c = {.path = e->path,
-			  .path_len = e->path_len,
-			  .kind = kind,
-			  .attrs = attrs,
-			  .old_entry = old_e,
-			  .new_entry = new_e};
+	vigil_change c = change_of(kind, attrs, old_e, new_e);
 	struct found *f;
 
 	/* Left out, or reported at once: the entries stay the caller's, who frees them. */
@@ -1470,15 +1478,8 @@ static int emit_changes(struct run *r)
 		qsort(r->found, r->nfound, sizeof(*r->found), cmp_found);
 	for (size_t i = 0; i < r->nfound; i++) {
 		const struct found *f = &r->found[i];
-		const vigil_entry *e = f->new_e.path ? &f->new_e : &f->old_e;
-		vigil_change c = {
-		    .path = e->path,
-		    .path_len = e->path_len,
-		    .kind = f->kind,
-		    .attrs = f->attrs,
-		    .old_entry = f->old_e.path ? &f->old_e : NULL,
-		    .new_entry = f->new_e.path ? &f->new_e : NULL,
-		};
+		vigil_change c = change_of(f->kind, f->attrs, f->old_e.path ? &f->old_e : NULL,
+					   f->new_e.path ? &f->new_e : NULL);
 		int rc;
 
 		if (r->cb->on_change && (rc = r->cb->on_change(r->cb->user, &c)) != 0)

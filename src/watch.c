@@ -585,9 +585,15 @@ static int tab_grow(vigil_watch *w)
 	return 0;
 }
 
+/* A rate-limit bucket's level now: tokens when last counted, refilled since (uncapped). */
+static double bucket_level(const vigil_watch *w, double tokens, int64_t refill_ns, int64_t now)
+{
+	return tokens + (double)(now - refill_ns) * w->rate_per_ns;
+}
+
 static double rate_tokens(const vigil_watch *w, const struct rate_slot *r, int64_t now)
 {
-	return r->tokens + (double)(now - r->refill_ns) * w->rate_per_ns;
+	return bucket_level(w, r->tokens, r->refill_ns, now);
 }
 
 /* Where a bucket of t tokens is kept: its path's slot, an empty one of the two it may
@@ -618,7 +624,7 @@ static void tab_gc(vigil_watch *w, int64_t now)
 	for (size_t i = 0; i < w->tabcap; i++)
 		for (prec **pp = &w->tab[i]; *pp;) {
 			prec *p = *pp;
-			double t = p->tokens + (double)(now - p->refill_ns) * w->rate_per_ns;
+			double t = bucket_level(w, p->tokens, p->refill_ns, now);
 
 			if (p->ev != 0) {
 				pp = &p->next;
@@ -700,7 +706,7 @@ static bool prec_flush(vigil_watch *w, prec *p, int64_t now, bool force)
 		return true;
 	}
 	if (w->rate_per_ns > 0 && !force) {
-		p->tokens += (double)(now - p->refill_ns) * w->rate_per_ns;
+		p->tokens = bucket_level(w, p->tokens, p->refill_ns, now);
 		if (p->tokens > w->burst)
 			p->tokens = w->burst;
 		p->refill_ns = now;
