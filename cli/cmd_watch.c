@@ -62,6 +62,9 @@ static const char watch_usage[] =
     "                           0 for no limit (default 12)\n"
     "      --backend NAME       auto (default: fanotify, inotify where it cannot be used),\n"
     "                           fanotify (fail rather than fall back) or inotify\n"
+    "      --nice N             nice value (0-19) of the work that can wait on a busy\n"
+    "                           machine: comparing and scanning (default: the config's,\n"
+    "                           else 10)\n"
     "  -h, --help               this help\n"
     "\n"
     "Exit status: 0 stopped as asked, 2 error (bad options, no baseline, a baseline that\n"
@@ -87,6 +90,7 @@ enum {
 	OPT_INVENTORY,
 	OPT_NO_EXFIL,
 	OPT_PROTECT,
+	OPT_NICE,
 };
 
 static bool parse_bounded(const char *opt, const char *arg, uint64_t max, unsigned *out)
@@ -129,6 +133,7 @@ int cmd_watch(int argc, char **argv)
 	    {"inventory", required_argument, NULL, OPT_INVENTORY},
 	    {"no-exfil-staging", no_argument, NULL, OPT_NO_EXFIL},
 	    {"protect", required_argument, NULL, OPT_PROTECT},
+	    {"nice", required_argument, NULL, OPT_NICE},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	vigil_watch_options o;
@@ -246,6 +251,14 @@ int cmd_watch(int argc, char **argv)
 		case OPT_NO_EXFIL:
 			o.exfil_staging = 0;
 			break;
+		case OPT_NICE: {
+			unsigned n;
+
+			if (!parse_bounded("--nice", optarg, 19, &n))
+				return EXIT_ERROR;
+			o.nice = (int)n;
+			break;
+		}
 		case OPT_PROTECT:
 			/* Pointers into argv: they outlive the watcher. */
 			if (nprotect == sizeof(protect) / sizeof(*protect)) {

@@ -344,6 +344,7 @@ static void *serve(void *arg)
 			      {.fd = c->fan, .events = POLLIN},
 			      {.fd = c->ino, .events = POLLIN}}; /* -1: ignored by poll */
 
+	(void)pthread_setname_np(pthread_self(), "vigil-canary"); /* top -H, perf */
 	for (;;) {
 		if (poll(p, 3, -1) < 0) {
 			/* Never leave the group unserved: openers of decoys would hang. */

@@ -285,7 +285,7 @@ struct parser {
 	struct vec excludes, boot;
 	unsigned database_line, key_line, public_key_line, hash_line, boot_word_line;
 	struct vec protect, raw_allow, allow, exfil_dirs;
-	unsigned respond_line, raw_line, canaries_line, exfil_line, inventory_line;
+	unsigned respond_line, raw_line, canaries_line, exfil_line, inventory_line, nice_line;
 };
 
 /* Records a format error; the one on the earliest line wins, so a message always points
@@ -992,6 +992,17 @@ static int watch_key(struct parser *p, const char *key, struct vec *toks)
 			}
 		return fail(p, p->lineno, "respond '%s' is not alert, stop or kill", toks->v[0]);
 	}
+	if (strcmp(key, "nice") == 0) {
+		const char *v = toks->v[0];
+
+		if ((r = scalar(p, key, toks, &p->nice_line)) != 0)
+			return r;
+		if (v[0] == '\0' || strspn(v, "0123456789") != strlen(v) || strlen(v) > 2 ||
+		    atoi(v) > 19)
+			return fail(p, p->lineno, "nice '%s' is not a number from 0 to 19", v);
+		wc->nice = atoi(v);
+		return 0;
+	}
 	/* raw_devices, exfil_staging: booleans */
 	if ((r = scalar(p, key, toks,
 			strcmp(key, "raw_devices") == 0 ? &p->raw_line : &p->exfil_line)) != 0 ||
@@ -1045,7 +1056,7 @@ static int handler(void *user, const char *section, const char *key, const char 
 		    strcmp(key, "raw_devices") && strcmp(key, "raw_device_allow") &&
 		    strcmp(key, "allow") && strcmp(key, "canaries") &&
 		    strcmp(key, "exfil_staging") && strcmp(key, "exfil_dirs") &&
-		    strcmp(key, "inventory"))
+		    strcmp(key, "inventory") && strcmp(key, "nice"))
 			goto unknown;
 		break;
 	case SECT_PATH:
@@ -1342,7 +1353,8 @@ int vigil_config_parse(const char *name, const char *text, size_t len, vigil_con
 		goto out;
 	}
 	cp->pub.hash = VIGIL_HASH_SHA256;
-	cp->pub.watch.respond = cp->pub.watch.raw_devices = cp->pub.watch.exfil_staging = -1;
+	cp->pub.watch.respond = cp->pub.watch.raw_devices = cp->pub.watch.exfil_staging =
+	    cp->pub.watch.nice = -1;
 	p.c = &cp->pub;
 	/* NULL + 0 is undefined behaviour even when nothing is read. */
 	p.pos = text != NULL ? text : "";
@@ -1479,7 +1491,8 @@ int vigil_config_from_paths(const char *const *paths, size_t npaths, uint32_t at
 		goto out;
 	}
 	cp->pub.hash = VIGIL_HASH_SHA256;
-	cp->pub.watch.respond = cp->pub.watch.raw_devices = cp->pub.watch.exfil_staging = -1;
+	cp->pub.watch.respond = cp->pub.watch.raw_devices = cp->pub.watch.exfil_staging =
+	    cp->pub.watch.nice = -1;
 	for (size_t i = 0; i < npaths; i++) {
 		vigil_rule *rule = &cp->pub.rules[cp->pub.nrules];
 		bool dup = false;

@@ -37,6 +37,7 @@ typedef struct vigil_watch_config {
 	int exfil_staging; /* exfil_staging = on | off */
 	char **exfil_dirs; /* exfil_dirs = DIR...: staging places watched besides the paths */
 	char *inventory;   /* inventory = DB: vigil scan --record's inventory */
+	int nice;          /* nice = 0..19: the deferrable threads' nice value */
 } vigil_watch_config;
 
 typedef struct vigil_config {

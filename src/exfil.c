@@ -63,7 +63,7 @@
 /* A written file is scanned this long after its close: archivers write a temporary name
  * and rename it at once (zip's "ziXXXXXX"), and the alert should carry the final name. */
 #define SETTLE_NS (200ll * 1000000)
-#define SCAN_NICE 10 /* the scanner thread's nice value */
+#define SCAN_NICE 10 /* the scanner thread's least nice value */
 
 typedef struct job {
 	int fd;     /* the written file (owned); -1: open path in the worker */
@@ -531,9 +531,16 @@ static void *worker_main(void *arg)
 	exfil *x = arg;
 
 	/* Scanning is deferrable work: when the machine is busy (often with the very writes
-	 * that queued these archives), it yields to that work rather than slow it down. The
-	 * queue is bounded, and what it cannot take is reported as not scanned. */
-	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), SCAN_NICE);
+	 * that queued these archives), it yields to that work, and to the comparisons, rather
+	 * than slow them down. The queue is bounded, and what it cannot take is reported as
+	 * not scanned. */
+	int nice = vigil_watch_get_options(x->w)->nice + 5;
+
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(),
+			  nice < SCAN_NICE ? SCAN_NICE
+			  : nice > 19      ? 19
+					   : nice);
+	(void)pthread_setname_np(pthread_self(), "vigil-exfil"); /* top -H, perf */
 	for (;;) {
 		job j;
 
@@ -759,6 +766,14 @@ static void *reader_main(void *arg)
 {
 	exfil *x = arg;
 	int64_t next_written = 0; /* the written files' group is not polled before then */
+	/* The thread waits at the daemon's own priority, so that the inventory's permission
+	 * events are answered at once, and sniffs written files at the deferrable work's
+	 * (vigil_watch_options.nice). Raising it back takes CAP_SYS_NICE, which the daemon
+	 * has as root; without, the answers are merely as nice. */
+	int own = getpriority(PRIO_PROCESS, (id_t)gettid()),
+	    nice = vigil_watch_get_options(x->w)->nice;
+
+	(void)pthread_setname_np(pthread_self(), "vigil-exfil-rd"); /* top -H, perf */
 
 	for (;;) {
 		int64_t now = mono_ns();
@@ -780,8 +795,12 @@ static void *reader_main(void *arg)
 			(void)fan_events_read(x->pfan, x->evbuf, EVBUF, READ_ROUNDS, on_fan_event,
 					      x, NULL);
 		if (p[2].revents) {
+			if (nice > own)
+				(void)setpriority(PRIO_PROCESS, (id_t)gettid(), nice);
 			(void)fan_events_read(x->fan, x->evbuf, EVBUF, READ_ROUNDS, on_fan_event, x,
 					      NULL);
+			if (nice > own)
+				(void)setpriority(PRIO_PROCESS, (id_t)gettid(), own);
 			next_written = mono_ns() + WRITTEN_BATCH_NS;
 		}
 	}

@@ -839,6 +839,7 @@ static void *guard_main(void *arg)
 	guard *g = arg;
 	int64_t next_scan = vigil_alert_now_us() + RESCAN_MS * 1000, renewed = mono_ms();
 
+	(void)pthread_setname_np(pthread_self(), "vigil-rawdisk"); /* top -H, perf */
 	for (;;) {
 		struct epoll_event evs[16];
 		int64_t now = vigil_alert_now_us();

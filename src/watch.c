@@ -65,6 +65,7 @@ void vigil_watch_options_default(vigil_watch_options *o)
 	o->sd_notify = true;
 	o->raw_device_guard = -1;
 	o->exfil_staging = -1;
+	o->nice = -1;
 }
 
 /* Copies s into the watcher's string list; NULL stays NULL. */
@@ -1057,6 +1058,7 @@ static void *check_main(void *arg)
 	int rc;
 	uint64_t one = 1;
 
+	(void)pthread_setname_np(pthread_self(), "vigil-check"); /* top -H, perf */
 	o.quick = true;
 	o.unordered = true; /* alerts need no order, and 100k changes held would take 100 MB */
 	rc = vigil_baseline_check(&o, &cb, &st, err, sizeof(err));
@@ -1242,7 +1244,7 @@ static void started_alert(vigil_watch *w)
 		else
 			nn++;
 	}
-	if (ni > 0 || nn > 0)
+	if (ni > 0 || nn > 0 || nf + ni + nn == 0)
 		sev = VIGIL_SEV_WARNING;
 	for (size_t i = 0; i < w->ndefenses; i++)
 		if (w->defenses[i].rc != 0)
@@ -1257,6 +1259,11 @@ static void started_alert(vigil_watch *w)
 		      "process is named there";
 	n = snprintf(reason, sizeof(reason), "vigil watch %s started: ", VIGIL_VERSION);
 	/* Each part is short (the reason holds 1024 bytes): no part can be cut. */
+	if (nf + ni + nn == 0)
+		n += snprintf(reason + n, sizeof(reason) - n,
+			      w->o.use_baseline
+				  ? "no path is watched (the baseline's policy names none)"
+				  : "no path is watched");
 	if (nf)
 		n += snprintf(reason + n, sizeof(reason) - n,
 			      "%zu path%s watched with fanotify filesystem marks%s", nf,
@@ -1704,6 +1711,8 @@ static int merge_watch_config(vigil_watch *w, char *err, size_t cap)
 			o->raw_device_guard = wc->raw_devices;
 		if (o->exfil_staging < 0)
 			o->exfil_staging = wc->exfil_staging;
+		if (o->nice < 0)
+			o->nice = wc->nice;
 		if (o->raw_device_allow == NULL && strv_len(wc->raw_device_allow) > 0)
 			rc |= keep_list(w, &o->raw_device_allow, &o->nraw_device_allow,
 					(const char *const *)wc->raw_device_allow,
@@ -1746,6 +1755,8 @@ static int merge_watch_config(vigil_watch *w, char *err, size_t cap)
 		o->raw_device_guard = 1;
 	if (o->exfil_staging < 0)
 		o->exfil_staging = 1;
+	if (o->nice < 0)
+		o->nice = VIGIL_WATCH_NICE;
 	if (o->canary_db == NULL)
 		o->canary_db = VIGIL_DEFAULT_CANARY_DB;
 	if (o->inventory_db == NULL)

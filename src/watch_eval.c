@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -699,6 +700,10 @@ static void *eval_main(void *arg)
 	vigil_watch *w = arg;
 	unsigned held = 0; /* jobs compared under the snapshot held, 0: none held */
 
+	(void)pthread_setname_np(pthread_self(), "vigil-eval"); /* top -H, perf */
+	/* Comparing can wait a moment: on a busy machine the work that makes the changes goes
+	 * first (while the queue is full, the watcher's records keep folding events in). */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), w->o.nice);
 	for (;;) {
 		wjob *j;
 

@@ -16,6 +16,8 @@ extern "C" {
 
 #define VIGIL_DEFAULT_CANARY_DB    "/var/lib/vigil/canaries.db"
 #define VIGIL_DEFAULT_INVENTORY_DB "/var/lib/vigil/inventory.db"
+/* The nice value of the watcher's deferrable work (vigil_watch_options.nice). */
+#define VIGIL_WATCH_NICE 10
 
 /* What to do about an offending process (used by the destruction defenses; integrity
  * alerts are after the fact and always "alerted"). */
@@ -78,6 +80,11 @@ typedef struct vigil_watch_options {
 	size_t nexfil_dirs;
 	const char *inventory_db; /* vigil scan --record's inventory; NULL: the config's, else
 				   * VIGIL_DEFAULT_INVENTORY_DB (when it exists) */
+	/* Nice value (0-19) of the work that can wait a moment on a busy machine: comparing
+	 * changes with the baseline, and (5 nicer still, at least 10) scanning archives. The
+	 * loop that reads the kernel's queue and the threads that answer permission events
+	 * keep the daemon's own. -1: the config's, else VIGIL_WATCH_NICE. Default -1 */
+	int nice;
 	unsigned heartbeat_s;     /* agent heartbeat period; 0 = none. Default 60 */
 	unsigned coalesce_ms;     /* quiet time that ends a burst on one path. Default 5 */
 	unsigned coalesce_max_ms; /* longest a burst is held before it is reported. Default 50 */

@@ -186,6 +186,7 @@ static void test_watch_section(void **state)
 	    "exfil_staging = no\n"
 	    "exfil_dirs = /scratch\n"
 	    "inventory = /var/lib/v/i.db\n"
+	    "nice = 7\n"
 	    "[path /etc]\n";
 	static const char *const prot[] = {"/home", "/srv"};
 	static const char *const raw[] = {"/usr/sbin/mkfs.*"};
@@ -206,6 +207,7 @@ static void test_watch_section(void **state)
 	assert_int_equal(c->watch.exfil_staging, 0);
 	assert_list(c->watch.exfil_dirs, dirs, 1);
 	assert_string_equal(c->watch.inventory, "/var/lib/v/i.db");
+	assert_int_equal(c->watch.nice, 7);
 	/* [watch] is not part of the integrity policy: the digest ignores it. */
 	vigil_config_digest(c, d1);
 	vigil_config_free(c);
@@ -216,6 +218,7 @@ static void test_watch_section(void **state)
 	assert_int_equal(c->watch.respond, -1);
 	assert_int_equal(c->watch.raw_devices, -1);
 	assert_int_equal(c->watch.exfil_staging, -1);
+	assert_int_equal(c->watch.nice, -1);
 	assert_int_equal(count(c->watch.protect), 0);
 	assert_null(c->watch.canaries);
 	vigil_config_free(c);
@@ -553,6 +556,9 @@ static const struct err_case {
      "t.conf:2: allow '/usr/bin/x@md5:00': a digest is written EXE@sha256:HEX with 64 hex "
      "digits"},
     {"[watch]\ncanaries = c.db\n", "t.conf:2: canaries 'c.db' is not an absolute path"},
+    {"[watch]\nnice = 20\n", "t.conf:2: nice '20' is not a number from 0 to 19"},
+    {"[watch]\nnice = -1\n", "t.conf:2: nice '-1' is not a number from 0 to 19"},
+    {"[watch]\nnice = 5\nnice = 6\n", "t.conf:3: 'nice' set twice (first at line 2)"},
     {"[watch]\nhash = sha256\n", "t.conf:2: unknown key 'hash' in [watch]"},
     {"[watch x]\n", "t.conf:1: unexpected 'x' in [watch]"},
     {"[baseline]\nbogus line\nhash = md5\n",
