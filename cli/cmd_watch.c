@@ -52,6 +52,9 @@ static const char watch_usage[] =
     "      --inventory FILE     where secrets lie, from vigil scan --record (default\n"
     "                           " VIGIL_DEFAULT_INVENTORY_DB ")\n"
     "      --no-exfil-staging   do not scan archives written in watched and temp dirs\n"
+    "      --exfil-dir DIR      a staging directory watched for archives besides the\n"
+    "                           watched paths; repeatable, replaces the config's (default\n"
+    "                           /tmp /var/tmp /dev/shm)\n"
     "\n"
     "Behaviour:\n"
     "      --heartbeat SECONDS  agent heartbeat alert period, 0 for none (default 60)\n"
@@ -91,6 +94,7 @@ enum {
 	OPT_NO_EXFIL,
 	OPT_PROTECT,
 	OPT_NICE,
+	OPT_EXFIL_DIR,
 };
 
 static bool parse_bounded(const char *opt, const char *arg, uint64_t max, unsigned *out)
@@ -134,13 +138,14 @@ int cmd_watch(int argc, char **argv)
 	    {"no-exfil-staging", no_argument, NULL, OPT_NO_EXFIL},
 	    {"protect", required_argument, NULL, OPT_PROTECT},
 	    {"nice", required_argument, NULL, OPT_NICE},
+	    {"exfil-dir", required_argument, NULL, OPT_EXFIL_DIR},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	vigil_watch_options o;
 	vigil_watch *w = NULL;
 	bool baseline_named = false;
-	const char *protect[64];
-	size_t nprotect = 0;
+	const char *protect[64], *exfil_dirs[64];
+	size_t nprotect = 0, nexfil_dirs = 0;
 	char err[1024];
 	uint64_t n;
 	int opt, r;
@@ -269,6 +274,15 @@ int cmd_watch(int argc, char **argv)
 			}
 			protect[nprotect++] = optarg;
 			break;
+		case OPT_EXFIL_DIR:
+			if (nexfil_dirs == sizeof(exfil_dirs) / sizeof(*exfil_dirs)) {
+				cli_error("--exfil-dir: at most %zu directories (use the config's "
+					  "exfil_dirs for more)",
+					  sizeof(exfil_dirs) / sizeof(*exfil_dirs));
+				return EXIT_ERROR;
+			}
+			exfil_dirs[nexfil_dirs++] = optarg;
+			break;
 		case 'h':
 			fputs(watch_usage, stdout);
 			return EXIT_CLEAN;
@@ -281,6 +295,10 @@ int cmd_watch(int argc, char **argv)
 	o.npaths = (size_t)(argc - optind);
 	o.protect = protect;
 	o.nprotect = nprotect;
+	if (nexfil_dirs > 0) {
+		o.exfil_dirs = exfil_dirs;
+		o.nexfil_dirs = nexfil_dirs;
+	}
 	/* PATHs or protected directories alone go without a baseline; otherwise the named
 	 * (or default) one. */
 	o.use_baseline = baseline_named || (o.npaths == 0 && nprotect == 0);

@@ -163,6 +163,20 @@ sleep 0.5
 [ "$(exfil_count "a['path'] == '$O/out.zip'")" = 0 ] || fail "archive outside every watched place alerted"
 stop_watch
 
+# ---- run 2b: --exfil-dir replaces the config's staging dirs ----
+: > "$WA"
+start_watch --config "$T/v.conf" --exfil-dir "$O"
+for d in "$O" "$S2"; do
+	act 'import zipfile
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    z.write(sys.argv[2], "c.csv")' "$d/out2.zip" "$T/src/cards.csv"
+done
+wait_alert "a['kind'] == 'exfil_staging' and a['path'] == '$O/out2.zip'" >/dev/null ||
+	fail "archive in an --exfil-dir alerted"
+sleep 0.5
+[ "$(exfil_count "a['path'] == '$S2/out2.zip'")" = 0 ] || fail "--exfil-dir replaces the config's exfil_dirs"
+stop_watch
+
 # ---- run 3: --no-exfil-staging ----
 : > "$WA"
 start_watch --no-exfil-staging "$W"
