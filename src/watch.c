@@ -1285,13 +1285,14 @@ static void write_stats(FILE *f, vigil_watch *w)
 {
 	fprintf(f,
 		",\"uptime_s\":%lld,\"events\":%llu,\"events_watched\":%llu,\"alerts\":%llu,"
-		"\"overflows\":%llu,\"rate_limited\":%llu",
+		"\"overflows\":%llu,\"rate_limited\":%llu,\"unnamed\":%llu",
 		(long long)((watch_mono_ns() - w->start_ns) / 1000000000),
 		(unsigned long long)atomic_load(&w->n_events),
 		(unsigned long long)atomic_load(&w->n_watched),
 		(unsigned long long)atomic_load(&w->n_alerts),
 		(unsigned long long)atomic_load(&w->n_overflows),
-		(unsigned long long)atomic_load(&w->n_limited));
+		(unsigned long long)atomic_load(&w->n_limited),
+		(unsigned long long)atomic_load(&w->n_unnamed));
 	fputs(",\"outputs\":[", f);
 	for (size_t i = 0; i < w->nsinks; i++) {
 		vigil_sink_stats st;

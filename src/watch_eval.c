@@ -351,6 +351,34 @@ void watch_reported_free(vigil_watch *w)
 	w->reported_cap = w->reported_n = 0;
 }
 
+/* ---- paths reported removed (so a parent's removal does not repeat them) ---- */
+
+static bool removed_seen(vigil_watch *w, const char *path, size_t len, bool mark)
+{
+	uint64_t h = watch_hash(w, path, len) | 1;
+	size_t slot = h & (sizeof(w->removed_keys) / sizeof(*w->removed_keys) - 1);
+	int64_t now = watch_mono_ns();
+
+	if (w->removed_keys[slot] == h && now - w->removed_ns[slot] < REMOVED_TTL_NS)
+		return true;
+	if (mark) {
+		w->removed_keys[slot] = h;
+		w->removed_ns[slot] = now;
+	}
+	return false;
+}
+
+/* A path reported there again (added, changed) can be removed again: its next removal is
+ * news, not a repeat. */
+static void removed_forget(vigil_watch *w, const char *path, size_t len)
+{
+	uint64_t h = watch_hash(w, path, len) | 1;
+	size_t slot = h & (sizeof(w->removed_keys) / sizeof(*w->removed_keys) - 1);
+
+	if (w->removed_keys[slot] == h)
+		w->removed_keys[slot] = 0;
+}
+
 static void send_alert(vigil_watch *w, const vigil_change *c, const char *path, size_t path_len,
 		       const char *change_name, const wjob *j, int basis)
 {
@@ -422,28 +450,13 @@ static void send_alert(vigil_watch *w, const vigil_change *c, const char *path, 
 	/* Only what reached the outputs counts as said (a dropped alert is said again). */
 	if (vigil_watch_emit(w, &a) == 0 && w->o.use_baseline)
 		reported_note(w, shown, c ? c->path_len : path_len, state_of(w, c));
+	if (c && c->kind != VIGIL_CHANGE_REMOVED)
+		removed_forget(w, shown, c->path_len);
 }
 
 void eval_change_alert(vigil_watch *w, const vigil_change *c, const wjob *j)
 {
 	send_alert(w, c, c->path, c->path_len, NULL, j, BASIS_BASELINE);
-}
-
-/* ---- paths reported removed (so a parent's removal does not repeat them) ---- */
-
-static bool removed_seen(vigil_watch *w, const char *path, size_t len, bool mark)
-{
-	uint64_t h = watch_hash(w, path, len) | 1;
-	size_t slot = h & (sizeof(w->removed_keys) / sizeof(*w->removed_keys) - 1);
-	int64_t now = watch_mono_ns();
-
-	if (w->removed_keys[slot] == h && now - w->removed_ns[slot] < REMOVED_TTL_NS)
-		return true;
-	if (mark) {
-		w->removed_keys[slot] = h;
-		w->removed_ns[slot] = now;
-	}
-	return false;
 }
 
 struct cmp_ctx {

@@ -32,8 +32,16 @@
 #define FAN_BUF 65536
 /* Reads per wake-up before the loop looks at its other sources. */
 #define FAN_READS_PER_WAKE 16
-/* Directory handle -> path cache (direct-mapped). */
-#define DCACHE_SLOTS 4096
+/* Directory handle -> path cache: DCACHE_SETS sets of DCACHE_WAYS, the least recently used
+ * way replaced. An event is read after the fact: a directory removed meanwhile (rm -rf
+ * reads its events after the whole subtree is gone) is named only if it is still here, so
+ * a directory must not lose its slot to another one it happens to hash with. Handles up to
+ * DCACHE_HANDLE bytes are kept (ext4 8-12, xfs and btrfs up to 40); longer ones are
+ * resolved each time. */
+#define DCACHE_SETS   4096
+#define DCACHE_WAYS   4
+#define DCACHE_SLOTS  (DCACHE_SETS * DCACHE_WAYS)
+#define DCACHE_HANDLE 40
 /* The mount table is read whole up to this size. */
 #define MOUNTINFO_MAX (16u * 1024 * 1024)
 
@@ -59,10 +67,11 @@ typedef struct minfo {
 
 typedef struct dslot {
 	uint64_t h;
+	uint64_t used; /* the batch of events it was last used in */
 	fsid_t fsid;
 	int type;
 	unsigned len;
-	unsigned char handle[MAX_HANDLE_SZ];
+	unsigned char handle[DCACHE_HANDLE];
 	char *path; /* NULL with h set: the directory is gone (ESTALE), not asked again */
 } dslot;
 
@@ -662,6 +671,45 @@ static void close_mount_fds(struct fan_state *f)
 		}
 }
 
+/* The first slot of the set for hash h: its high bits (the low bit of h is always set). */
+static size_t dcache_set(uint64_t h)
+{
+	return (size_t)(h >> 40) % DCACHE_SETS * DCACHE_WAYS;
+}
+
+/* The slot of set h holding this handle, or NULL. */
+static dslot *dcache_find(struct fan_state *f, uint64_t h, const fsid_t *fsid, int type,
+			  const unsigned char *handle, unsigned hb)
+{
+	dslot *set = &f->dcache[dcache_set(h)];
+
+	for (int i = 0; i < DCACHE_WAYS; i++) {
+		dslot *d = &set[i];
+
+		if (d->h == h && d->type == type && d->len == hb && same_fsid(&d->fsid, fsid) &&
+		    memcmp(d->handle, handle, hb) == 0)
+			return d;
+	}
+	return NULL;
+}
+
+/* The slot of set h to fill: an empty one, else the least recently used (a directory
+ * known gone counts as older than any in use). */
+static dslot *dcache_victim(struct fan_state *f, uint64_t h)
+{
+	dslot *set = &f->dcache[dcache_set(h)], *v = &set[0];
+
+	for (int i = 0; i < DCACHE_WAYS; i++) {
+		dslot *d = &set[i];
+
+		if (d->h == 0)
+			return d;
+		if ((d->path == NULL) != (v->path == NULL) ? d->path == NULL : d->used < v->used)
+			v = d;
+	}
+	return v;
+}
+
 static void dslot_set(dslot *d, uint64_t h, const fsid_t *fsid, int type,
 		      const unsigned char *handle, unsigned hb, const char *path)
 {
@@ -698,10 +746,11 @@ static const char *resolve_dir(vigil_watch *w, const fan_fid *fid)
 	memcpy(key + sizeof(*fsid), &type, sizeof(type));
 	memcpy(key + sizeof(*fsid) + sizeof(type), fid->handle, hb);
 	h = watch_hash(w, (const char *)key, sizeof(*fsid) + sizeof(type) + hb) | 1;
-	d = &f->dcache[h & (DCACHE_SLOTS - 1)];
-	if (d->h == h && d->type == type && d->len == hb && same_fsid(&d->fsid, fsid) &&
-	    memcmp(d->handle, fid->handle, hb) == 0)
+	if (hb <= DCACHE_HANDLE && (d = dcache_find(f, h, fsid, type, fid->handle, hb)) != NULL) {
+		d->used = w->batch;
 		return d->path;
+	}
+	d = hb <= DCACHE_HANDLE ? dcache_victim(f, h) : NULL;
 	if ((e = fs_find(f, fsid)) == NULL)
 		return NULL;
 	u.fh.handle_bytes = hb;
@@ -712,8 +761,10 @@ static const char *resolve_dir(vigil_watch *w, const fan_fid *fid)
 	if ((fd = open_by_handle_at(e->mfd, &u.fh, O_PATH | O_CLOEXEC)) < 0) {
 		/* Removed since: a handle never decodes again (rm -rf leaves a burst of
 		 * events in directories already gone), so that answer is kept too. */
-		if (errno == ESTALE)
+		if (errno == ESTALE && d != NULL) {
 			dslot_set(d, h, fsid, type, fid->handle, hb, NULL);
+			d->used = w->batch;
+		}
 		return NULL;
 	}
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
@@ -729,7 +780,10 @@ static const char *resolve_dir(vigil_watch *w, const fan_fid *fid)
 	if (n <= 0 || n >= PATH_MAX || f->dirbuf[0] != '/')
 		return NULL;
 	f->dirbuf[n] = '\0';
+	if (d == NULL)
+		return f->dirbuf;
 	dslot_set(d, h, fsid, type, fid->handle, hb, f->dirbuf);
+	d->used = w->batch;
 	return d->path;
 }
 
@@ -828,6 +882,11 @@ static void on_event(void *user, fan_event *fe)
 		if (n) {
 			ev.path = c->path;
 			ev.path_len = n;
+		} else {
+			/* Its directory went before the event was read, and is not in the
+			 * cache: where it happened (in a watched tree or not) is unknown.
+			 * Counted in the heartbeat and stopping alerts, not guessed. */
+			atomic_fetch_add(&w->n_unnamed, 1);
 		}
 	}
 	watch_event(w, &ev, DET_FANOTIFY);

@@ -229,8 +229,9 @@ struct vigil_watch {
 	vigil_baseline_stats check_stats;
 
 	/* Counters. */
+	/* n_unnamed: events in directories gone before their path was known. */
 	atomic_uint_fast64_t n_events, n_watched, n_alerts, n_dropped, n_overflows, n_coalesced,
-	    n_limited;
+	    n_limited, n_unnamed;
 };
 
 /* watch.c */
