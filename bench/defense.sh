@@ -22,6 +22,7 @@
 #   BENCH_RESULTS=FILE      where the table goes (bench/results-defense-<date>.txt)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
+. bench/fresh_fs.sh
 BUILD=${BUILD:-build}
 case $BUILD in
 /*) VIGIL=${VIGIL:-$BUILD/vigil} ;;
@@ -85,6 +86,7 @@ cleanup() {
 	local g
 	for g in "${GROUPS_STARTED[@]}"; do kill -KILL -- "-$g" 2>/dev/null; done
 	stop_daemon
+	fresh_fs_done "$WORK/fs"
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -237,7 +239,7 @@ run_attacks() {
 # vigil. Sets RESULT ("exit N", "stopped", "timeout"), SECS, ALERTS.
 benign_once() {
 	local name=$1 protect=$2 r=$3 D IN A pid s t0
-	D=$WORK/b-$name-$protect-$r/p IN=$WORK/b-$name-$protect-$r/in A=$WORK/balerts-$name-$r.jsonl
+	D=$FS/b-$name-$protect-$r/p IN=$FS/b-$name-$protect-$r/in A=$WORK/balerts-$name-$r.jsonl
 	mkdir -p "$D" "$IN"
 	"$BENIGN" prep "$name" "$D" "$IN" >"$WORK/prep.log" 2>&1 || { cat "$WORK/prep.log" >&2; die "prep $name"; }
 	sync
@@ -282,7 +284,7 @@ benign_once() {
 		ALERTS=$(destruction_alerts "$A")
 		count_overflows "$A"
 	fi
-	rm -rf "$WORK/b-$name-$protect-$r"
+	rm -rf "$FS/b-$name-$protect-$r"
 }
 
 BENIGN_ROWS=()
@@ -331,7 +333,12 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 T0=$SECONDS
 note "work directory $WORK; vigil $("$VIGIL" --version 2>/dev/null | head -1)"
 [ "$ONLY" != benign ] && run_attacks
-[ "$ONLY" != attack ] && run_benign
+# The benign workloads run on a fresh ext4 of their own (bench/fresh_fs.sh says why).
+FS=$WORK/fs FS_HOW=""
+if [ "$ONLY" != attack ]; then
+	fresh_fs "$FS" "$WORK/fs.img" || note "WARNING: benign workloads run on $FS_HOW"
+	run_benign
+fi
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 ELAPSED=$((SECONDS - T0))
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -357,6 +364,8 @@ DIRTY=$(git status --porcelain 2>/dev/null | grep -qv '^??' && echo " + uncommit
 	if [ "$ONLY" != attack ]; then
 		echo
 		echo "## Benign workloads: false alarms and slow-down ($BRUNS runs each, alone and under vigil, alternated)"
+		echo
+		echo "Each in a directory of its own on $FS_HOW."
 		echo
 		echo "| workload | destruction alerts | runs stopped or failed | s alone (median) | s under vigil (median) | slow-down (medians) | slow-down (fastest runs) |"
 		echo "| --- | ---: | --- | ---: | ---: | ---: | ---: |"

@@ -22,6 +22,7 @@
 #   BENCH_RESULTS=FILE where the table goes (bench/results-watch-<date>.txt)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
+. bench/fresh_fs.sh
 BUILD=${BUILD:-build}
 case $BUILD in
 /*) VIGIL=${VIGIL:-$BUILD/vigil} ;;
@@ -83,9 +84,7 @@ cleanup() {
 	for p in "${DPIDS[@]}"; do
 		kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
 	done
-	if mountpoint -q "$WORK/fs" 2>/dev/null; then
-		umount "$WORK/fs" 2>/dev/null || umount -l "$WORK/fs"
-	fi
+	fresh_fs_done "$WORK/fs"
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -606,21 +605,11 @@ latency baseline "$WORK/latb" --db "$WORK/latb.db" --key "$KEY"
 
 # ---- 2. overhead on heavy work inside a watched tree --------------------------------
 
-# The work runs on a fresh ext4 of its own, on a loop device over an image in WORK: on
-# this VM the age of the root file system alone moved tar -xf of the same tree from 0.4 to
-# 2.5 s (ext4's inode allocator looks into every recently deleted inode), far more than
-# the 5 % measured. On a server /tmp usually shares the file system with the watched
-# trees, so the archive group (exfil staging) sees their writes too: FS/tmp is named a
-# staging directory.
+# The work runs on a fresh ext4 of its own (bench/fresh_fs.sh says why). On a server /tmp
+# usually shares the file system with the watched trees, so the archive group (exfil
+# staging) sees their writes too: FS/tmp is named a staging directory.
 FS=$WORK/fs
-mkdir -p "$FS"
-if truncate -s 4G "$WORK/fs.img" && mkfs.ext4 -q -F "$WORK/fs.img" 2>"$WORK/mkfs.err" &&
-	mount -o loop "$WORK/fs.img" "$FS" 2>>"$WORK/mkfs.err"; then
-	FS_HOW="a fresh ext4 on a loop device ($(findmnt -no SOURCE "$FS"))"
-else
-	FS_HOW="the work directory's file system (no loop device: $(tail -1 "$WORK/mkfs.err"))"
-	note "WARNING: overhead measured on $FS_HOW"
-fi
+fresh_fs "$FS" "$WORK/fs.img" || note "WARNING: overhead measured on $FS_HOW"
 mkdir -p "$FS/tmp"
 EXFIL=(--exfil-dir /tmp --exfil-dir /var/tmp --exfil-dir /dev/shm --exfil-dir "$FS/tmp")
 TREE=$FS/tree
