@@ -40,6 +40,12 @@ for i in range(n):
         name, data = "file%05d.txt" % i, ("\n".join(lines) + "\n").encode()
     with open(os.path.join(d, name), "wb") as f:
         f.write(data)
+# As in real trees (packages, projects, home directories): a README in every directory,
+# each its own. Copied or unpacked, the same note-like name lands in many directories.
+for dp, _, _ in os.walk(root):
+    if dp != root:
+        with open(os.path.join(dp, "README"), "w") as f:
+            f.write("About %s: %s\n" % (os.path.basename(dp), " ".join(r.choice(words) for _ in range(12))))
 PY
 }
 

@@ -794,7 +794,12 @@ static void add_evidence(dstate *d, drec *r, int ev, const char *path, size_t le
 	for (size_t i = 0; i < n; i++) {
 		drec *c = chain[i];
 
-		c->score = score_now(c, now) + pts;
+		c->score = score_now(c, now);
+		/* The same note-like name in yet another directory is also what tar -x, cp -a,
+		 * git checkout and gunzip -r do with every README: it adds to a score that
+		 * damage to files started, never makes one alone. */
+		if (ev != DEV_NOTE || c->score >= 1.0)
+			c->score += pts;
 		c->ev[ev]++;
 		add_file(c, path, len, ev, d->alt, d->alt_len);
 		if (trig == NULL && crossed(c->score) && !c->responded)

@@ -205,4 +205,50 @@ wait "$tpid" || fail "the trusted program failed"
 sleep 0.3
 [ "$(count_alerts "a['kind'] == 'destruction'")" = 0 ] || fail "no alert for a trusted program"
 stop_watch
+
+# Ransom notes: the same note-like name written across directories adds to a score that
+# damage started (one file encrypted, then notes: stopped), and never makes one alone
+# (README_TO_DECRYPT.txt in every directory and nothing damaged: tar -x, cp -a and git
+# write READMEs everywhere).
+"$ATTACK" prepare "$P/notes" --files 40 --seed 9 >/dev/null || fail "prepare notes"
+: >"$WA"
+start_watch --respond stop --protect "$P/notes"
+DPIDS+=("$WPID")
+# note_writer ENCRYPT: in a session of its own; sets $APID.
+note_writer() {
+	setsid "$PY" - "$P/notes" "$1" >"$T/notes.out" 2>&1 <<'PY' &
+import os, sys, time
+root, encrypt = sys.argv[1], sys.argv[2] == "1"
+note = "HOW_TO_RECOVER_FILES.txt" if encrypt else "README_TO_DECRYPT.txt"
+files = sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs if f.endswith(".docx"))
+if encrypt:
+    with open(files[0], "r+b") as f:
+        n = len(f.read())
+        f.seek(0)
+        f.write(os.urandom(n))
+dirs = sorted(d for d, _, _ in os.walk(root))
+made = 0
+for d in dirs:
+    with open(os.path.join(d, note), "w") as f:
+        f.write("Your files are encrypted.\n")
+    made += 1
+    time.sleep(0.05)
+print("notes", made, "of", len(dirs), "all" if made == len(dirs) else "", flush=True)
+time.sleep(3)
+PY
+	APID=$!
+	PGIDS+=("$APID")
+}
+note_writer 0
+for _ in $(seq 200); do [ -z "$(state "$APID")" ] || [ "$(state "$APID")" = T ] && break; sleep 0.05; done
+[ -z "$(state "$APID")" ] || fail "notes alone: the writer was stopped (state $(state "$APID"))"
+grep -q ' all' "$T/notes.out" || fail "notes alone: one in each directory ($(cat "$T/notes.out"))"
+sleep 0.3
+[ "$(count_alerts "a['kind'] == 'destruction'")" = 0 ] || fail "notes alone: no destruction alert"
+note_writer 1
+wait_stopped "$APID" || { cat "$T/notes.out"; fail "one file encrypted, then notes: not stopped"; }
+wait_alert "a['kind'] == 'destruction' and a['action'] == 'stopped' and a['evidence'].get('ransom_note', 0) >= 1 and a['evidence'].get('encrypted', 0) == 1" 10 >/dev/null ||
+	fail "the alert counts the encrypted file and the notes"
+grep -q ' all' "$T/notes.out" && fail "stopped only after every note"
+stop_watch
 exit 0
