@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "baseline_int.h"
 #include "bootsect.h"
 #include "canary_int.h"
 #include "config.h"
@@ -2124,8 +2125,10 @@ static int report_removed(void *user, const vigil_entry *e, const uint8_t *mac, 
 	return rc;
 }
 
-int vigil_baseline_compare_path(vigil_baseline *b, const char *path,
-				int (*fn)(void *user, const vigil_change *c), void *user)
+/* baseline_int.h */
+int vigil_baseline_compare_path_st(vigil_baseline *b, const char *path, size_t len,
+				   int (*fn)(void *user, const vigil_change *c), void *user,
+				   struct stat *st_out, int *state)
 {
 	struct run *r = &b->r;
 	vigil_entry old_e = {0}, e = {0};
@@ -2133,13 +2136,11 @@ int vigil_baseline_compare_path(vigil_baseline *b, const char *path,
 	struct removed_ctx rc_ctx = {.fn = fn, .user = user};
 	vigil_match m;
 	struct stat st;
-	size_t len = strlen(path);
 	uint32_t attrs, diff;
-	char *dir = NULL;
-	const char *slash = strrchr(path, '/');
 	bool have_old;
-	int dirfd = -1, rc;
+	int rc;
 
+	*state = -1;
 	if (path[0] != '/' || is_own_file(r, path) || !vigil_config_match(r->cfg, path, len, &m) ||
 	    m.excluded)
 		return 0;
@@ -2150,11 +2151,14 @@ int vigil_baseline_compare_path(vigil_baseline *b, const char *path,
 	have_old = rc == 0;
 	if (lstat(path, &st) != 0) {
 		rc = 0;
+		*state = 0;
 		/* Gone: the entry and everything recorded below it. */
 		if (errno == ENOENT || errno == ENOTDIR)
 			rc = vigil_store_each(r->store, path, len, report_removed, &rc_ctx);
 		goto out;
 	}
+	*st_out = st;
+	*state = 1;
 	if (vigil_decoy_set_has(r->decoys, &st)) {
 		rc = 0;
 		goto out;
@@ -2162,18 +2166,17 @@ int vigil_baseline_compare_path(vigil_baseline *b, const char *path,
 	attrs = m.attrs;
 	if (have_old)
 		attrs &= old_e.attrs | VIGIL_ATTR_TYPE;
-	dir = (slash == path) ? strdup("/") : strndup(path, (size_t)(slash - path));
-	if (dir == NULL || (dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		rc = dir == NULL ? VIGIL_E_NOMEM : 0; /* the parent went away meanwhile */
-		goto out;
-	}
+	/* By absolute path (AT_FDCWD), as the lstat above was: opening the parent first
+	 * would resolve the same directories once more, and a swap after the lstat is caught
+	 * by the reader's fstat comparison all the same. */
 	rc = vigil_entry_read(
-	    dirfd, len == 1 ? "." : slash + 1, path, len, &st, attrs,
+	    AT_FDCWD, path, path, len, &st, attrs,
 	    have_old ? (vigil_hash_algo)old_e.hash_algo : r->algo,
 	    have_old && old_e.policy == VIGIL_POLICY_GROWING && S_ISREG(st.st_mode) ? old_e.size
 										    : -1,
 	    &e, &info);
 	if (rc == VIGIL_E_NOT_FOUND) {
+		*state = -1; /* gone or swapped since the lstat: the caller looks again */
 		rc = 0;
 		goto out;
 	}
@@ -2199,10 +2202,16 @@ int vigil_baseline_compare_path(vigil_baseline *b, const char *path,
 		rc = 0;
 	}
 out:
-	if (dirfd >= 0)
-		close(dirfd);
-	free(dir);
 	vigil_entry_clear(&old_e);
 	vigil_entry_clear(&e);
 	return rc;
+}
+
+int vigil_baseline_compare_path(vigil_baseline *b, const char *path,
+				int (*fn)(void *user, const vigil_change *c), void *user)
+{
+	struct stat st;
+	int state;
+
+	return vigil_baseline_compare_path_st(b, path, strlen(path), fn, user, &st, &state);
 }

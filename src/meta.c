@@ -402,14 +402,37 @@ struct xsrc {
 	const char *path;
 };
 
-static ssize_t x_list(const struct xsrc *s, char *buf, size_t cap)
+/* The kernel allocates a buffer of the size asked for on every list or get (kvmalloc, and
+ * kvzalloc for values: fs/xattr.c), 64 KiB each time with XATTR_CAP. Most files have no
+ * xattrs or short ones, so a small size is asked first and the full one only on ERANGE. */
+#define XATTR_FIRST 256
+
+static ssize_t x_list_sized(const struct xsrc *s, char *buf, size_t cap)
 {
 	return s->fd >= 0 ? flistxattr(s->fd, buf, cap) : llistxattr(s->path, buf, cap);
 }
 
-static ssize_t x_get(const struct xsrc *s, const char *name, void *buf, size_t cap)
+static ssize_t x_list(const struct xsrc *s, char *buf, size_t cap)
+{
+	ssize_t n = x_list_sized(s, buf, cap < XATTR_FIRST ? cap : XATTR_FIRST);
+
+	if (n < 0 && errno == ERANGE && cap > XATTR_FIRST)
+		n = x_list_sized(s, buf, cap);
+	return n;
+}
+
+static ssize_t x_get_sized(const struct xsrc *s, const char *name, void *buf, size_t cap)
 {
 	return s->fd >= 0 ? fgetxattr(s->fd, name, buf, cap) : lgetxattr(s->path, name, buf, cap);
+}
+
+static ssize_t x_get(const struct xsrc *s, const char *name, void *buf, size_t cap)
+{
+	ssize_t n = x_get_sized(s, name, buf, cap < XATTR_FIRST ? cap : XATTR_FIRST);
+
+	if (n < 0 && errno == ERANGE && cap > XATTR_FIRST)
+		n = x_get_sized(s, name, buf, cap);
+	return n;
 }
 
 static bool is_unsupported(int err)
@@ -1105,6 +1128,30 @@ __attribute__((format(printf, 2, 3))) static void putf(struct out *o, const char
 		put(o, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
+/* v in `base` (8 or 10), zero-padded to `width` digits: what printf's %0*u and %0*o give,
+ * without parsing a format for each of the numbers in every alert. */
+static void put_num(struct out *o, uint64_t v, unsigned base, size_t width)
+{
+	char tmp[24]; /* 2^64 - 1 has 20 decimal digits */
+	size_t i = sizeof(tmp);
+
+	assert(width <= sizeof(tmp) && (base == 8 || base == 10));
+	do {
+		tmp[--i] = (char)('0' + v % base);
+		v /= base;
+	} while (v != 0);
+	while (sizeof(tmp) - i < width)
+		tmp[--i] = '0';
+	put(o, tmp + i, sizeof(tmp) - i);
+}
+
+static void put_i64(struct out *o, int64_t v)
+{
+	if (v < 0)
+		put(o, "-", 1);
+	put_num(o, v < 0 ? -(uint64_t)v : (uint64_t)v, 10, 1);
+}
+
 static void puthex(struct out *o, const uint8_t *p, size_t n)
 {
 	static const char digits[] = "0123456789abcdef";
@@ -1131,8 +1178,26 @@ static void put_time(struct out *o, int64_t ns)
 		putf(o, "%" PRId64 "ns", ns);
 		return;
 	}
-	putf(o, "%04d-%02d-%02dT%02d:%02d:%02d.%09" PRId64 "Z", tm.tm_year + 1900, tm.tm_mon + 1,
-	     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+	if (tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) {
+		/* %04d's sign and width: rare enough for printf. */
+		putf(o, "%04d-%02d-%02dT%02d:%02d:%02d.%09" PRId64 "Z", tm.tm_year + 1900,
+		     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+		return;
+	}
+	put_num(o, (uint64_t)(tm.tm_year + 1900), 10, 4);
+	put(o, "-", 1);
+	put_num(o, (uint64_t)(tm.tm_mon + 1), 10, 2);
+	put(o, "-", 1);
+	put_num(o, (uint64_t)tm.tm_mday, 10, 2);
+	put(o, "T", 1);
+	put_num(o, (uint64_t)tm.tm_hour, 10, 2);
+	put(o, ":", 1);
+	put_num(o, (uint64_t)tm.tm_min, 10, 2);
+	put(o, ":", 1);
+	put_num(o, (uint64_t)tm.tm_sec, 10, 2);
+	put(o, ".", 1);
+	put_num(o, (uint64_t)frac, 10, 9);
+	put(o, "Z", 1);
 }
 
 /* Checks one POSIX ACL xattr value: version, whole entries, known tags and permissions.
@@ -1345,16 +1410,16 @@ size_t vigil_entry_format(const vigil_entry *e, uint32_t attr, char *buf, size_t
 		puts_(&o, vigil_type_name(e->type));
 		break;
 	case VIGIL_ATTR_MODE:
-		putf(&o, "%04" PRIo32, e->mode & 07777);
+		put_num(&o, e->mode & 07777, 8, 4);
 		break;
 	case VIGIL_ATTR_UID:
-		putf(&o, "%" PRIu32, e->uid);
+		put_num(&o, e->uid, 10, 1);
 		break;
 	case VIGIL_ATTR_GID:
-		putf(&o, "%" PRIu32, e->gid);
+		put_num(&o, e->gid, 10, 1);
 		break;
 	case VIGIL_ATTR_SIZE:
-		putf(&o, "%" PRId64, e->size);
+		put_i64(&o, e->size);
 		break;
 	case VIGIL_ATTR_MTIME:
 		put_time(&o, e->mtime_ns);
@@ -1363,17 +1428,19 @@ size_t vigil_entry_format(const vigil_entry *e, uint32_t attr, char *buf, size_t
 		put_time(&o, e->ctime_ns);
 		break;
 	case VIGIL_ATTR_INODE:
-		putf(&o, "%" PRIu64, e->inode);
+		put_num(&o, e->inode, 10, 1);
 		break;
 	case VIGIL_ATTR_NLINK:
-		putf(&o, "%" PRIu64, e->nlink);
+		put_num(&o, e->nlink, 10, 1);
 		break;
 	case VIGIL_ATTR_TARGET:
 		if (e->target != NULL)
 			put(&o, e->target, e->target_len);
 		break;
 	case VIGIL_ATTR_DEV:
-		putf(&o, "%u:%u", major((dev_t)e->rdev), minor((dev_t)e->rdev));
+		put_num(&o, major((dev_t)e->rdev), 10, 1);
+		put(&o, ":", 1);
+		put_num(&o, minor((dev_t)e->rdev), 10, 1);
 		break;
 	case VIGIL_ATTR_HASH:
 	case VIGIL_ATTR_BOOT_SECTOR:

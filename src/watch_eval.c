@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "baseline_int.h"
 #include "canary_int.h"
 #include "json.h"
 #include "meta.h"
@@ -145,14 +146,19 @@ static void write_integrity_extra(FILE *f, void *user)
 	const struct alert_extra *x = user;
 	const wjob *j = x->j;
 
-	fprintf(f, ",\"detected_by\":\"%s\"", detected_name(j->detected_by));
+	/* fputs rather than fprintf: no format to parse for fixed words, in every alert. */
+	fputs(",\"detected_by\":\"", f);
+	fputs(detected_name(j->detected_by), f);
+	fputc('"', f);
 	if (j->detected_by == DET_FANOTIFY || j->detected_by == DET_INOTIFY) {
 		bool first = true;
 
 		fputs(",\"events\":[", f);
 		for (size_t i = 0; i < sizeof(wev_names) / sizeof(*wev_names); i++)
 			if (j->ev & (1u << i)) {
-				fprintf(f, "%s\"%s\"", first ? "" : ",", wev_names[i]);
+				fputs(first ? "\"" : ",\"", f);
+				fputs(wev_names[i], f);
+				fputc('"', f);
 				first = false;
 			}
 		fprintf(f, "],\"event_count\":%u", j->nev);
@@ -164,7 +170,7 @@ static void write_integrity_extra(FILE *f, void *user)
 	}
 	if (j->held)
 		fputs(",\"rate_limited\":true", f);
-	fprintf(f, ",\"baseline\":%s", x->basis == BASIS_NONE ? "false" : "true");
+	fputs(x->basis == BASIS_NONE ? ",\"baseline\":false" : ",\"baseline\":true", f);
 }
 
 /* "pid 123 (/usr/bin/vim, uid 0, login uid 1000)" or why there is none. */
@@ -205,17 +211,32 @@ static void describe_proc(const vigil_proc *p, int detected_by, char *buf, size_
 		 p->exe_deleted ? " (deleted)" : "", ids, auid);
 }
 
+/* Appends s[0,len) to buf (n used of cap), cut at cap - 1 bytes. */
+static size_t append(char *buf, size_t n, size_t cap, const char *s, size_t len)
+{
+	if (n + 1 >= cap)
+		return n;
+	if (len > cap - 1 - n)
+		len = cap - 1 - n;
+	memcpy(buf + n, s, len);
+	buf[n + len] = '\0';
+	return n + len;
+}
+
+/* "mode, uid" (cut to cap - 1 bytes); by hand: it runs for every alert. */
 static void attr_list(uint32_t attrs, char *buf, size_t cap)
 {
 	size_t n = 0;
 
 	buf[0] = '\0';
 	for (uint32_t bit = 1; bit <= VIGIL_ATTR_ALL && n + 1 < cap; bit <<= 1)
-		if (attrs & bit)
-			n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? ", " : "",
-					      vigil_attr_name(bit));
-	if (n >= cap)
-		buf[cap - 1] = '\0';
+		if (attrs & bit) {
+			const char *name = vigil_attr_name(bit);
+
+			if (n > 0)
+				n = append(buf, n, cap, ", ", 2);
+			n = append(buf, n, cap, name, strlen(name));
+		}
 }
 
 static int severity_of(const vigil_change *c, unsigned flags)
@@ -501,16 +522,26 @@ static uint32_t implied_attrs(uint32_t ev)
 	return a;
 }
 
+/* What is known of a path before it is read: its lstat in *stp (KNOWN_THERE), that
+ * it is gone (KNOWN_GONE), or nothing (KNOWN_NOTHING: read_now looks). Each lstat of a
+ * deep path walks all of it again, and the comparison has often just done one. */
+enum { KNOWN_NOTHING = -1, KNOWN_GONE = 0, KNOWN_THERE = 1 };
+
 /* Reads path's current values; returns 0, or VIGIL_E_NOT_FOUND if it is gone. A key
  * file is not hashed: even a digest of key material stays out of alerts. */
-static int read_now(const char *path, size_t len, bool is_key, vigil_entry *e, struct stat *stp)
+static int read_now(const char *path, size_t len, bool is_key, vigil_entry *e, struct stat *stp,
+		    int known)
 {
 	struct stat st;
 	vigil_entry_read_info info = {0};
 	uint32_t attrs = VIGIL_ATTR_DEFAULT;
 	int rc;
 
-	if (path[0] != '/' || lstat(path, &st) != 0)
+	if (path[0] != '/' || known == KNOWN_GONE)
+		return VIGIL_E_NOT_FOUND;
+	if (known == KNOWN_THERE)
+		st = *stp;
+	else if (lstat(path, &st) != 0)
 		return VIGIL_E_NOT_FOUND;
 	*stp = st;
 	if (is_key || (S_ISREG(st.st_mode) && st.st_size > HASH_MAX_BYTES))
@@ -539,11 +570,12 @@ static bool parent_exists(const char *path, size_t len)
 	return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static void eval_events(vigil_watch *w, const wjob *j, int basis)
+/* known, *st: as for read_now. */
+static void eval_events(vigil_watch *w, const wjob *j, int basis, int known, struct stat *st_in)
 {
 	vigil_entry e = {0};
-	struct stat st;
-	int rc = read_now(j->path, j->len, j->role && strcmp(j->role, "key") == 0, &e, &st);
+	struct stat st = known == KNOWN_THERE ? *st_in : (struct stat){0};
+	int rc = read_now(j->path, j->len, j->role && strcmp(j->role, "key") == 0, &e, &st, known);
 	bool made = j->ev & (VIGIL_WEV_CREATE | VIGIL_WEV_MOVED_TO);
 	bool gone = j->ev & (VIGIL_WEV_DELETE | VIGIL_WEV_MOVED_FROM);
 
@@ -658,8 +690,10 @@ static void eval_path(vigil_watch *w, wjob *j)
 	if ((j->flags & ROOT_BASELINE) && w->base && !(j->flags & ROOT_OWN) &&
 	    vigil_baseline_covers(w->base, j->path)) {
 		struct stat st;
+		int known;
 
-		rc = vigil_baseline_compare_path(w->base, j->path, on_compare, &x);
+		rc = vigil_baseline_compare_path_st(w->base, j->path, strlen(j->path), on_compare,
+						    &x, &st, &known);
 		if (rc != 0) {
 			snprintf(reason, sizeof(reason),
 				 "%s could not be compared with the baseline: %s.", j->path,
@@ -680,18 +714,20 @@ static void eval_path(vigil_watch *w, wjob *j)
 		 * without a row, still happened: say so from the events. So does a name
 		 * made again as recorded (a directory removed, then made anew with the same
 		 * inode number): its removal was reported, so is its return. */
-		if (lstat(j->path, &st) == 0) {
+		if (known == KNOWN_NOTHING)
+			known = lstat(j->path, &st) == 0 ? KNOWN_THERE : KNOWN_GONE;
+		if (known == KNOWN_THERE) {
 			if (j->ev & (VIGIL_WEV_CREATE | VIGIL_WEV_MOVED_TO))
-				eval_events(w, j, BASIS_MATCHES);
+				eval_events(w, j, BASIS_MATCHES, known, &st);
 			return;
 		}
 		if (j->ev & (VIGIL_WEV_CREATE | VIGIL_WEV_MOVED_TO | VIGIL_WEV_DELETE |
 			     VIGIL_WEV_MOVED_FROM))
-			eval_events(w, j, BASIS_UNRECORDED);
+			eval_events(w, j, BASIS_UNRECORDED, known, &st);
 		return;
 	}
 	if (j->flags & (ROOT_OWN | ROOT_PATHARG))
-		eval_events(w, j, BASIS_NONE);
+		eval_events(w, j, BASIS_NONE, KNOWN_NOTHING, NULL);
 	/* else: inside a baseline root but excluded by its policy. */
 	if ((j->flags & ROOT_OWN) && w->base && j->role && strcmp(j->role, "database") == 0) {
 		char err[1024] = "";

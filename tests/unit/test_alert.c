@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "alert.h"
+#include "json.h"
 #include "meta.h"
 
 /* ---- a strict JSON checker (RFC 8259), for asserting the output is valid ---- */
@@ -338,13 +339,81 @@ static void test_truncation(void **state)
 	vigil_proc_unref(p);
 }
 
+/* Longer than the formatting stream's own buffer: the alert arrives whole, in order. */
+static void test_long_alert(void **state)
+{
+	vigil_proc *p = vigil_proc_new_bare(9, VIGIL_PROC_ALIVE);
+	vigil_alert a = {.kind = "integrity",
+			 .severity = VIGIL_SEV_WARNING,
+			 .path = "/l",
+			 .path_len = 2,
+			 .change_name = "removed",
+			 .has_process = true,
+			 .reason = "r."};
+	char *j, *c;
+	size_t n = 20000;
+
+	(void)state;
+	assert_non_null(p);
+	p->cmdline_len = n;
+	assert_non_null(p->cmdline = malloc(n + 1));
+	for (size_t i = 0; i < n; i++)
+		p->cmdline[i] = (char)('a' + i % 26);
+	p->cmdline[n] = '\0';
+	a.proc = p;
+	j = build(&a, 32768);
+	assert_non_null(c = strstr(j, "\"cmdline\":\""));
+	assert_memory_equal(c + 11, p->cmdline, n);
+	assert_int_equal(c[11 + n], '"');
+	assert_non_null(strstr(j, ",\"action\":\"alerted\",\"reason\":\"r.\"}"));
+	assert_null(strstr(j, "truncated"));
+	free(j);
+	vigil_proc_unref(p);
+}
+
+/* Paths that are ASCII, UTF-8 or neither, past the ASCII fast path of the check: only
+ * the last gets its bytes in base64. */
+static void test_path_utf8(void **state)
+{
+	static const struct {
+		const char *path;
+		bool b64;
+	} t[] = {
+	    {"/srv/plain/ascii/name.txt", false},
+	    {"/srv/caf\xc3\xa9/\xe2\x82\xac/\xf0\x9f\x98\x80", false},
+	    {"/srv/a-long-ascii-prefix-before-the-bad-byte/\xff", true},
+	    {"/srv/overlong/\xc0\xaf", true},
+	    {"/srv/surrogate/\xed\xa0\x80", true},
+	    {"/srv/cut/\xe2\x82", true},
+	    {"/x\xff/then/a/long/ascii/tail", true},
+	    {"/\xc3\xa9/then/a/long/ascii/tail", false},
+	    {"/a/b/c/d/e/f/g/h/\xc3", true},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		vigil_alert a = {.kind = "integrity",
+				 .severity = VIGIL_SEV_WARNING,
+				 .path = t[i].path,
+				 .path_len = strlen(t[i].path),
+				 .change_name = "removed",
+				 .reason = "r."};
+		char *j = build(&a, 4096);
+
+		assert_int_equal(strstr(j, "\"path_bytes_b64\":\"") != NULL, t[i].b64);
+		assert_int_equal(vigil_utf8_valid(t[i].path, strlen(t[i].path)), !t[i].b64);
+		free(j);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_severity),       cmocka_unit_test(test_time),
 	    cmocka_unit_test(test_agent),          cmocka_unit_test(test_hostile_strings),
 	    cmocka_unit_test(test_process_states), cmocka_unit_test(test_change_members),
-	    cmocka_unit_test(test_truncation),
+	    cmocka_unit_test(test_truncation),     cmocka_unit_test(test_long_alert),
+	    cmocka_unit_test(test_path_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,8 @@
 
 #include <sqlite3.h>
 
+#include "baseline_int.h"
+#include "meta.h"
 #include "vigil/baseline.h"
 
 struct fixture {
@@ -225,6 +227,99 @@ static void test_session_compares_one_path(void **state)
 	assert_int_equal(s.kind[2], VIGIL_CHANGE_REMOVED);
 	assert_int_equal(s.kind[3], VIGIL_CHANGE_REMOVED);
 	assert_non_null(strstr(s.path[3], "/sub/b"));
+	vigil_baseline_close(b);
+}
+
+struct added {
+	int n;
+	uint32_t type;
+	char target[64];
+	uint64_t inode;
+};
+
+static int note_added(void *user, const vigil_change *c)
+{
+	struct added *a = user;
+
+	assert_int_equal(c->kind, VIGIL_CHANGE_ADDED);
+	assert_non_null(c->new_entry);
+	a->n++;
+	a->type = c->new_entry->type;
+	a->inode = c->new_entry->inode;
+	snprintf(a->target, sizeof(a->target), "%.*s", (int)c->new_entry->target_len,
+		 c->new_entry->target ? c->new_entry->target : "");
+	return 0;
+}
+
+/* The one lstat of a comparison is handed to the watcher (it need not look again), and
+ * entries of each type are read by their absolute path. */
+static void test_session_says_what_it_found(void **state)
+{
+	struct fixture *f = *state;
+	vigil_baseline *b = NULL;
+	struct seen s = {0};
+	struct stat st, want;
+	char p[256], err[512];
+	int found;
+
+	assert_int_equal(vigil_baseline_open(&f->o, &b, err, sizeof(err)), 0);
+	snprintf(p, sizeof(p), "%s/a", f->tree);
+	assert_int_equal(lstat(p, &want), 0);
+	assert_int_equal(vigil_baseline_compare_path_st(b, p, strlen(p), collect, &s, &st, &found),
+			 0);
+	assert_int_equal(found, 1);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(st.st_ino, want.st_ino);
+	assert_int_equal(st.st_size, want.st_size);
+
+	/* Gone without a row: nothing to report, and the caller knows it is gone. */
+	snprintf(p, sizeof(p), "%s/never", f->tree);
+	assert_int_equal(vigil_baseline_compare_path_st(b, p, strlen(p), collect, &s, &st, &found),
+			 0);
+	assert_int_equal(found, 0);
+	assert_int_equal(s.n, 0);
+	/* Not covered: not looked at. */
+	assert_int_equal(
+	    vigil_baseline_compare_path_st(b, "/nowhere/else", 13, collect, &s, &st, &found), 0);
+	assert_int_equal(found, -1);
+	/* Gone with rows: reported, and gone. */
+	snprintf(p, sizeof(p), "rm -rf '%s/sub'", f->tree);
+	assert_int_equal(system(p), 0);
+	snprintf(p, sizeof(p), "%s/sub", f->tree);
+	assert_int_equal(vigil_baseline_compare_path_st(b, p, strlen(p), collect, &s, &st, &found),
+			 0);
+	assert_int_equal(found, 0);
+	assert_int_equal(s.n, 2);
+
+	/* A symlink, a directory and a FIFO added: each read as it is. */
+	{
+		static const struct {
+			const char *name;
+			uint32_t type;
+		} t[] = {{"ln", S_IFLNK}, {"dir", S_IFDIR}, {"fifo", S_IFIFO}};
+		char q[256];
+
+		snprintf(q, sizeof(q), "%s/ln", f->tree);
+		assert_int_equal(symlink("../some/target", q), 0);
+		snprintf(q, sizeof(q), "%s/dir", f->tree);
+		assert_int_equal(mkdir(q, 0700), 0);
+		snprintf(q, sizeof(q), "%s/fifo", f->tree);
+		assert_int_equal(mkfifo(q, 0600), 0);
+		for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+			struct added a = {0};
+
+			snprintf(q, sizeof(q), "%s/%s", f->tree, t[i].name);
+			assert_int_equal(lstat(q, &want), 0);
+			assert_int_equal(vigil_baseline_compare_path_st(b, q, strlen(q), note_added,
+									&a, &st, &found),
+					 0);
+			assert_int_equal(found, 1);
+			assert_int_equal(a.n, 1);
+			assert_int_equal(a.type, t[i].type);
+			assert_int_equal(a.inode, want.st_ino);
+			assert_string_equal(a.target, t[i].type == S_IFLNK ? "../some/target" : "");
+		}
+	}
 	vigil_baseline_close(b);
 }
 
@@ -478,6 +573,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_check_refuses_edited_rows, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_session_compares_one_path, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_session_survives_accept, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_session_says_what_it_found, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_check_passes_over_and_streams, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_session_holds_a_snapshot, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_check_same_with_and_without_io_uring, setup,

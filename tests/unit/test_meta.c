@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <linux/fs.h>
 #include <pthread.h>
 #include <signal.h>
@@ -968,6 +969,33 @@ static void test_user_xattrs(void **state)
 	assert_int_equal(e.xattrs_len, 0);
 	vigil_entry_clear(&e);
 
+	/* A list and a value longer than the first, small buffer asked for: read whole. */
+	{
+		static char big[2000];
+		char name[64];
+		const char *x;
+		size_t nlist = 0;
+
+		put(f, "many", "c", 1);
+		memset(big, 'B', sizeof(big));
+		for (int i = 0; i < 12; i++) {
+			snprintf(name, sizeof(name), "user.a-rather-long-name-number-%02d", i);
+			nlist += strlen(name) + 1;
+			assert_int_equal(setxattr(P(f, "many"), name, i == 5 ? big : "v",
+						  i == 5 ? sizeof(big) : 1, 0),
+					 0);
+		}
+		assert_true(nlist > 256);
+		assert_int_equal(rd(f, "many", VIGIL_ATTR_XATTRS, 0, -1, &e, NULL), 0);
+		assert_int_equal(e.xattrs_len, 12 * (4 + 33 + 4) + 11 * 1 + sizeof(big));
+		assert_non_null(memmem(e.xattrs, e.xattrs_len, big, sizeof(big)));
+		x = fmt(&e, VIGIL_ATTR_XATTRS);
+		assert_non_null(strstr(x, "user.a-rather-long-name-number-00=76,"));
+		assert_non_null(strstr(x, "user.a-rather-long-name-number-05=sha256:"));
+		assert_non_null(strstr(x, "user.a-rather-long-name-number-11=76"));
+		vigil_entry_clear(&e);
+	}
+
 	/* A directory's, through its fd. */
 	assert_int_equal(mkdirat(f->dirfd, "xd", 0755), 0);
 	assert_int_equal(setxattr(P(f, "xd"), "user.dir", "1", 1, 0), 0);
@@ -1241,6 +1269,74 @@ static void test_format_values(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		assert_string_equal(fmt(&t[i].e, t[i].attr), t[i].want);
+}
+
+/* The numbers are formatted by hand: each must read exactly as printf would write it. */
+static void test_format_numbers_like_printf(void **state)
+{
+	static const uint64_t edge[] = {0,
+					1,
+					7,
+					8,
+					9,
+					10,
+					99,
+					100,
+					07777,
+					4294967295u,
+					4294967296u,
+					999999999,
+					1000000000,
+					9223372036854775807u,
+					9223372036854775808u,
+					18446744073709551615u};
+	uint64_t x = 0x9e3779b97f4a7c15u;
+
+	(void)state;
+	for (size_t i = 0; i < 4000; i++) {
+		uint64_t v;
+		vigil_entry e = {0};
+		char want[128];
+		struct tm tm;
+		time_t t;
+		int64_t sec, frac;
+
+		if (i < sizeof(edge) / sizeof(edge[0])) {
+			v = edge[i];
+		} else {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+			v = x >> (i % 64);                       /* all magnitudes */
+		}
+		e.mode = (uint32_t)v & 07777;
+		e.uid = (uint32_t)v;
+		e.size = (int64_t)v;
+		e.inode = e.nlink = v;
+		e.rdev = v;
+		e.mtime_ns = (int64_t)v;
+		snprintf(want, sizeof(want), "%04" PRIo32, e.mode);
+		assert_string_equal(fmt(&e, VIGIL_ATTR_MODE), want);
+		snprintf(want, sizeof(want), "%" PRIu32, e.uid);
+		assert_string_equal(fmt(&e, VIGIL_ATTR_UID), want);
+		snprintf(want, sizeof(want), "%" PRId64, e.size);
+		assert_string_equal(fmt(&e, VIGIL_ATTR_SIZE), want);
+		snprintf(want, sizeof(want), "%" PRIu64, e.inode);
+		assert_string_equal(fmt(&e, VIGIL_ATTR_INODE), want);
+		assert_string_equal(fmt(&e, VIGIL_ATTR_NLINK), want);
+		snprintf(want, sizeof(want), "%u:%u", major((dev_t)e.rdev), minor((dev_t)e.rdev));
+		assert_string_equal(fmt(&e, VIGIL_ATTR_DEV), want);
+		sec = e.mtime_ns / 1000000000;
+		frac = e.mtime_ns % 1000000000;
+		if (frac < 0) {
+			frac += 1000000000;
+			sec--;
+		}
+		t = (time_t)sec;
+		assert_non_null(gmtime_r(&t, &tm));
+		snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%09" PRId64 "Z",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			 tm.tm_sec, frac);
+		assert_string_equal(fmt(&e, VIGIL_ATTR_MTIME), want);
+	}
 }
 
 static void test_format_truncation(void **state)
@@ -1881,6 +1977,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_inode_flags, fx_setup, fx_teardown),
 	    cmocka_unit_test(test_format_flags),
 	    cmocka_unit_test(test_format_values),
+	    cmocka_unit_test(test_format_numbers_like_printf),
 	    cmocka_unit_test(test_format_truncation),
 	    cmocka_unit_test(test_format_acl_hostile),
 	    cmocka_unit_test(test_format_xattrs_hostile),
