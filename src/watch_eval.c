@@ -19,6 +19,10 @@
 
 /* Jobs waiting for the evaluator; beyond this the loop keeps coalescing instead. */
 #define EVAL_QMAX 16384
+/* Jobs waiting that make the evaluator stop yielding (vigil_watch_options.nice), and start
+ * again. */
+#define EVAL_BEHIND    (EVAL_QMAX / 4)
+#define EVAL_CAUGHT_UP (EVAL_QMAX / 32)
 /* One removal can name a whole tree: past this many alerts, one summary says how many
  * more entries went. */
 #define JOB_ALERTS_MAX 1000
@@ -748,13 +752,19 @@ static void *eval_main(void *arg)
 {
 	vigil_watch *w = arg;
 	unsigned held = 0; /* jobs compared under the snapshot held, 0: none held */
+	/* Comparing can wait a moment: on a busy machine the work that makes the changes goes
+	 * first. Not for long: once the queue holds EVAL_BEHIND jobs it catches up at the
+	 * daemon's own priority (a backlog costs memory, then a check), and yields again
+	 * below EVAL_CAUGHT_UP. Raising it back takes CAP_SYS_NICE, which root has. */
+	int own = getpriority(PRIO_PROCESS, (id_t)gettid()),
+	    nice = w->o.nice > own ? w->o.nice : own;
+	bool yielding = true;
 
 	(void)pthread_setname_np(pthread_self(), "vigil-eval"); /* top -H, perf */
-	/* Comparing can wait a moment: on a busy machine the work that makes the changes goes
-	 * first (while the queue is full, the watcher's records keep folding events in). */
-	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), w->o.nice);
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), nice);
 	for (;;) {
 		wjob *j;
+		size_t qlen;
 
 		pthread_mutex_lock(&w->mu);
 		/* A snapshot is held while jobs keep coming, never while asleep, and let go
@@ -775,8 +785,12 @@ static void *eval_main(void *arg)
 		w->qhead = j->next;
 		if (w->qhead == NULL)
 			w->qtail = NULL;
-		w->qlen--;
+		qlen = --w->qlen;
 		pthread_mutex_unlock(&w->mu);
+		if (nice > own && yielding != (qlen < (yielding ? EVAL_BEHIND : EVAL_CAUGHT_UP))) {
+			yielding = !yielding;
+			(void)setpriority(PRIO_PROCESS, (id_t)gettid(), yielding ? nice : own);
+		}
 		if (j->type == JOB_RELOAD) {
 			if (held)
 				vigil_baseline_release(w->base);
