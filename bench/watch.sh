@@ -567,7 +567,8 @@ def count(alerts, d):  # integrity alerts under d, the sink's drop records, and 
             last[a["path"]] = a["change"]
         elif '"event":"alerts_dropped"' in line:
             dropped += json.loads(line).get("count", 0)
-    print(n, dropped, sum(c not in ("removed", "transient") for c in last.values()))
+    stale = [(p, c) for p, c in last.items() if c not in ("removed", "transient")]
+    print(n, dropped, len(stale), " ".join(f"{p}:{c}" for p, c in stale[:3]))
 
 {"lat": lambda: lat(*sys.argv[2:4]),
  "churn": lambda: churn(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])),
@@ -880,6 +881,9 @@ stale = {c: sum(int((R.get(f"ov.tar.{c}.{i}.alerts", "0 0 0").split() + ["0"])[2
          for c in ("path", "baseline")}
 print(f"  tar: files whose last alert is not their removal (a removal never reported), all runs: "
       f"DIR {stale['path']}, --db {stale['baseline']}: {verdict(stale['path'] + stale['baseline'] == 0)}")
+for k in sorted(R):
+    if k.startswith("ov.tar.") and k.endswith(".alerts") and len(R[k].split()) > 3:
+        print(f"    e.g. {k[3:-7]}: " + " ".join(R[k].split()[3:]))
 dropped = [(k, R[k].split()[1]) for k in R if k.startswith("ov.") and k.endswith(".alerts") and R[k].split()[1] != "0"]
 if dropped:
     print("  alerts the output dropped (memory queue full): " + ", ".join(f"{k[3:-7]} {d}" for k, d in dropped))
