@@ -21,8 +21,8 @@
 #define EVAL_QMAX 16384
 /* Jobs waiting that make the evaluator stop yielding (vigil_watch_options.nice), and start
  * again. */
-#define EVAL_BEHIND    (EVAL_QMAX / 4)
-#define EVAL_CAUGHT_UP (EVAL_QMAX / 32)
+#define EVAL_BEHIND    (EVAL_QMAX / 16)
+#define EVAL_CAUGHT_UP (EVAL_QMAX / 64)
 /* One removal can name a whole tree: past this many alerts, one summary says how many
  * more entries went. */
 #define JOB_ALERTS_MAX 1000
@@ -340,7 +340,9 @@ static void reported_note(vigil_watch *w, const char *path, size_t len, uint64_t
 	struct reported_slot *s;
 
 	pthread_mutex_lock(&w->reported_mu);
-	if ((w->reported_n + 1) * 2 > w->reported_cap)
+	/* Grown at 3/4 full, not 1/2: a churn of new paths costs half the memory (while it
+	 * grows the old table and the new one are both held), for a few more probes. */
+	if ((w->reported_n + 1) * 4 > w->reported_cap * 3)
 		(void)reported_grow(w); /* at most REPORTED_MAX: then filled up to 3/4 */
 	if (w->reported_cap > 0) {
 		s = reported_slot(w, key);
