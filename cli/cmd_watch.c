@@ -97,6 +97,21 @@ enum {
 	OPT_EXFIL_DIR,
 };
 
+/* Repeatable directory options: at most this many each (the config takes more). */
+#define DIR_OPTS_MAX 64
+
+/* Appends a directory option's value; pointers into argv, which outlive the watcher. */
+static bool push_dir(const char *opt, const char *key, const char **v, size_t *n, const char *dir)
+{
+	if (*n == DIR_OPTS_MAX) {
+		cli_error("%s: at most %d directories (use the config's %s for more)", opt,
+			  DIR_OPTS_MAX, key);
+		return false;
+	}
+	v[(*n)++] = dir;
+	return true;
+}
+
 static bool parse_bounded(const char *opt, const char *arg, uint64_t max, unsigned *out)
 {
 	uint64_t v;
@@ -144,7 +159,7 @@ int cmd_watch(int argc, char **argv)
 	vigil_watch_options o;
 	vigil_watch *w = NULL;
 	bool baseline_named = false;
-	const char *protect[64], *exfil_dirs[64];
+	const char *protect[DIR_OPTS_MAX], *exfil_dirs[DIR_OPTS_MAX];
 	size_t nprotect = 0, nexfil_dirs = 0;
 	char err[1024];
 	uint64_t n;
@@ -265,23 +280,13 @@ int cmd_watch(int argc, char **argv)
 			break;
 		}
 		case OPT_PROTECT:
-			/* Pointers into argv: they outlive the watcher. */
-			if (nprotect == sizeof(protect) / sizeof(*protect)) {
-				cli_error("--protect: at most %zu directories (use the config's "
-					  "protect for more)",
-					  sizeof(protect) / sizeof(*protect));
+			if (!push_dir("--protect", "protect", protect, &nprotect, optarg))
 				return EXIT_ERROR;
-			}
-			protect[nprotect++] = optarg;
 			break;
 		case OPT_EXFIL_DIR:
-			if (nexfil_dirs == sizeof(exfil_dirs) / sizeof(*exfil_dirs)) {
-				cli_error("--exfil-dir: at most %zu directories (use the config's "
-					  "exfil_dirs for more)",
-					  sizeof(exfil_dirs) / sizeof(*exfil_dirs));
+			if (!push_dir("--exfil-dir", "exfil_dirs", exfil_dirs, &nexfil_dirs,
+				      optarg))
 				return EXIT_ERROR;
-			}
-			exfil_dirs[nexfil_dirs++] = optarg;
 			break;
 		case 'h':
 			fputs(watch_usage, stdout);

@@ -380,10 +380,17 @@ void watch_reported_free(vigil_watch *w)
 
 /* ---- paths reported removed (so a parent's removal does not repeat them) ---- */
 
+/* The slot of path in removed_keys; *h its key there. */
+static size_t removed_slot(vigil_watch *w, const char *path, size_t len, uint64_t *h)
+{
+	*h = watch_hash(w, path, len) | 1;
+	return *h & (sizeof(w->removed_keys) / sizeof(*w->removed_keys) - 1);
+}
+
 static bool removed_seen(vigil_watch *w, const char *path, size_t len, bool mark)
 {
-	uint64_t h = watch_hash(w, path, len) | 1;
-	size_t slot = h & (sizeof(w->removed_keys) / sizeof(*w->removed_keys) - 1);
+	uint64_t h;
+	size_t slot = removed_slot(w, path, len, &h);
 	int64_t now = watch_mono_ns();
 
 	if (w->removed_keys[slot] == h && now - w->removed_ns[slot] < REMOVED_TTL_NS)
@@ -399,8 +406,8 @@ static bool removed_seen(vigil_watch *w, const char *path, size_t len, bool mark
  * news, not a repeat. */
 static void removed_forget(vigil_watch *w, const char *path, size_t len)
 {
-	uint64_t h = watch_hash(w, path, len) | 1;
-	size_t slot = h & (sizeof(w->removed_keys) / sizeof(*w->removed_keys) - 1);
+	uint64_t h;
+	size_t slot = removed_slot(w, path, len, &h);
 
 	if (w->removed_keys[slot] == h)
 		w->removed_keys[slot] = 0;

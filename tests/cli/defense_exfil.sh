@@ -133,6 +133,13 @@ cat "$T/sec/s1.txt" "$T/sec/s2.txt" >/dev/null
 stop_watch
 [ "$(exfil_count "a['trigger'] == 'secret_reads'")" = 2 ] || fail "a few reads alerted"
 
+# zip_cards ZIP: a zip holding the card numbers, written by a process that lives on.
+zip_cards() {
+	act 'import zipfile
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    z.write(sys.argv[2], "c.csv")' "$1" "$T/src/cards.csv"
+}
+
 # ---- run 2: a baseline's root, configured staging dirs; /tmp no longer one ----
 B=$T/base; S2=$T/stage2; O=$T/elsewhere; mkdir -p "$B" "$S2" "$O"
 echo hello > "$B/readme"
@@ -150,11 +157,7 @@ run "$VIGIL" init --config "$T/v.conf" --no-progress; expect_rc 0 "init"
 start_watch --config "$T/v.conf"
 wait_alert "a['event'] == 'started' and 'no inventory' in a['defenses']['exfil_staging']" 2 >/dev/null ||
 	fail "started alert says there is no inventory"
-for d in "$O" "$B" "$S2"; do
-	act 'import zipfile
-with zipfile.ZipFile(sys.argv[1], "w") as z:
-    z.write(sys.argv[2], "c.csv")' "$d/out.zip" "$T/src/cards.csv"
-done
+for d in "$O" "$B" "$S2"; do zip_cards "$d/out.zip"; done
 wait_alert "a['kind'] == 'exfil_staging' and a['path'] == '$B/out.zip' and a['categories'] == {'payment_card': 3}" >/dev/null ||
 	fail "archive in the baseline's root alerted"
 wait_alert "a['kind'] == 'exfil_staging' and a['path'] == '$S2/out.zip'" >/dev/null ||
@@ -166,11 +169,7 @@ stop_watch
 # ---- run 2b: --exfil-dir replaces the config's staging dirs ----
 : > "$WA"
 start_watch --config "$T/v.conf" --exfil-dir "$O"
-for d in "$O" "$S2"; do
-	act 'import zipfile
-with zipfile.ZipFile(sys.argv[1], "w") as z:
-    z.write(sys.argv[2], "c.csv")' "$d/out2.zip" "$T/src/cards.csv"
-done
+for d in "$O" "$S2"; do zip_cards "$d/out2.zip"; done
 wait_alert "a['kind'] == 'exfil_staging' and a['path'] == '$O/out2.zip'" >/dev/null ||
 	fail "archive in an --exfil-dir alerted"
 sleep 0.5
